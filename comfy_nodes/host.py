@@ -1,0 +1,229 @@
+"""The one place that talks to ComfyUI.
+
+Inside ComfyUI the services below come from `comfy.model_management`,
+`comfy.utils` and `folder_paths`. Without ComfyUI (tests, the CLI, the embedded
+worker) this module supplies the same services itself:
+
+- device: CUDA when available, else CPU;
+- progress: `Progress(total).update(n)` calls the hook set with `set_progress_hook`;
+- interrupt: `request_interrupt()` sets a flag that `throw_if_interrupted()` turns
+  into `Interrupted` at the next step;
+- folders: models under `WAN_MODELS_DIR` (or `set_models_dir`) laid out like
+  ComfyUI's `models/`; input/output/temp under `WAN_DATA_DIR` (or `set_io_dirs`).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from .errors import Interrupted, ModelNotFoundError
+
+try:  # ComfyUI present: use its services.
+    import comfy.model_management as _mm  # type: ignore[import-not-found]
+    import comfy.utils as _cu  # type: ignore[import-not-found]
+    import folder_paths as _fp  # type: ignore[import-not-found]
+
+    IN_COMFYUI = True
+except ImportError:
+    _mm = _cu = _fp = None
+    IN_COMFYUI = False
+
+# Model kinds, named as ComfyUI's folder_paths names them. "diffusers" holds
+# whole diffusers-format folders; every loader also lists those.
+MODEL_KINDS = ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers")
+MODEL_EXTENSIONS = (".safetensors", ".sft", ".pt", ".pth", ".bin", ".ckpt")
+
+ProgressHook = Callable[[int, int, object | None], None]
+
+_state = threading.local()
+_interrupt = threading.Event()
+_progress_hook: ProgressHook | None = None
+_models_dir: Path | None = None
+_io_dirs: dict[str, Path] = {}
+
+
+# ---------------------------------------------------------------- device
+
+
+def get_device() -> torch.device:
+    if IN_COMFYUI:
+        return _mm.get_torch_device()
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def offload_device() -> torch.device:
+    if IN_COMFYUI:
+        return _mm.unet_offload_device()
+    return torch.device("cpu")
+
+
+def soft_empty_cache() -> None:
+    if IN_COMFYUI:
+        _mm.soft_empty_cache()
+    elif torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# ---------------------------------------------------------------- interrupt
+
+
+def throw_if_interrupted() -> None:
+    """Raise if an interrupt was requested; call between steps."""
+    if IN_COMFYUI:
+        _mm.throw_exception_if_processing_interrupted()
+    elif _interrupt.is_set():
+        _interrupt.clear()
+        raise Interrupted()
+
+
+def request_interrupt() -> None:
+    if IN_COMFYUI:
+        _mm.interrupt_current_processing(True)
+    else:
+        _interrupt.set()
+
+
+def clear_interrupt() -> None:
+    if IN_COMFYUI:
+        _mm.interrupt_current_processing(False)
+    else:
+        _interrupt.clear()
+
+
+def interrupt_exceptions() -> tuple[type[BaseException], ...]:
+    """The exception types that mean "interrupted" on this host."""
+    if IN_COMFYUI:
+        return (Interrupted, _mm.InterruptProcessingException)
+    return (Interrupted,)
+
+
+# ---------------------------------------------------------------- progress
+
+
+def set_progress_hook(hook: ProgressHook | None) -> None:
+    """Receive (value, total, preview) for every progress tick (outside ComfyUI)."""
+    global _progress_hook
+    _progress_hook = hook
+
+
+class Progress:
+    """ComfyUI's ProgressBar when present; otherwise reports to the hook. Each
+    tick is also an interrupt point, as in ComfyUI."""
+
+    def __init__(self, total: int) -> None:
+        self.total = int(total)
+        self.current = 0
+        self._bar = _cu.ProgressBar(self.total) if IN_COMFYUI else None
+
+    def update(self, n: int = 1) -> None:
+        self.update_absolute(self.current + n)
+
+    def update_absolute(self, value: int, preview: object | None = None) -> None:
+        self.current = min(int(value), self.total)
+        if self._bar is not None:
+            self._bar.update_absolute(self.current, self.total, preview)
+            return
+        if _progress_hook is not None:
+            _progress_hook(self.current, self.total, preview)
+        throw_if_interrupted()
+
+
+# ---------------------------------------------------------------- folders
+
+
+def set_models_dir(path: str | os.PathLike[str] | None) -> None:
+    global _models_dir
+    _models_dir = Path(path).resolve() if path is not None else None
+
+
+def models_dir() -> Path:
+    if _models_dir is not None:
+        return _models_dir
+    env = os.environ.get("WAN_MODELS_DIR")
+    return Path(env).resolve() if env else Path("models").resolve()
+
+
+def model_folders(kind: str) -> list[Path]:
+    """Folders searched for a model kind, in order."""
+    if kind not in MODEL_KINDS:
+        raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
+    if IN_COMFYUI:
+        return [Path(p) for p in _fp.get_folder_paths(kind)]
+    return [models_dir() / kind]
+
+
+def list_models(kind: str) -> list[str]:
+    """Model files of `kind` plus diffusers-format folders, by relative name."""
+    names: list[str] = []
+    for folder in model_folders(kind):
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and path.suffix.lower() in MODEL_EXTENSIONS:
+                    names.append(path.relative_to(folder).as_posix())
+    if kind != "diffusers":
+        names += [d for d in list_models_diffusers() if d not in names]
+    return names
+
+
+def list_models_diffusers() -> list[str]:
+    names = []
+    for folder in model_folders("diffusers"):
+        if folder.is_dir():
+            names += sorted(p.name for p in folder.iterdir() if p.is_dir() and (p / "model_index.json").exists())
+    return names
+
+
+def find_model(kind: str, name: str) -> Path:
+    """Resolve a model name (file or diffusers folder) to a path, or say where we looked."""
+    if not name:
+        raise ModelNotFoundError(f"No {kind} model was chosen; put one in {_folders_text(kind)} and select it.")
+    candidate = Path(name)
+    if candidate.is_absolute() and candidate.exists():
+        return candidate
+    searched = model_folders(kind) + model_folders("diffusers")
+    for folder in searched:
+        path = folder / name
+        if path.exists():
+            return path
+    raise ModelNotFoundError(
+        f"{kind} model '{name}' was not found. Searched: {', '.join(str(f) for f in searched)}. "
+        f"Put the file there (or pass --models DIR / set WAN_MODELS_DIR to the folder that holds {kind}/)."
+    )
+
+
+def _folders_text(kind: str) -> str:
+    return ", ".join(str(f) for f in model_folders(kind))
+
+
+def set_io_dirs(*, input: Path | None = None, output: Path | None = None, temp: Path | None = None) -> None:
+    """Set the input/output/temp folders used outside ComfyUI."""
+    for key, value in (("input", input), ("output", output), ("temp", temp)):
+        if value is not None:
+            _io_dirs[key] = Path(value).resolve()
+
+
+def _io_dir(key: str) -> Path:
+    if key in _io_dirs:
+        path = _io_dirs[key]
+    else:
+        base = Path(os.environ.get("WAN_DATA_DIR", "data")).resolve()
+        path = base / key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def input_dir() -> Path:
+    return Path(_fp.get_input_directory()) if IN_COMFYUI else _io_dir("input")
+
+
+def output_dir() -> Path:
+    return Path(_fp.get_output_directory()) if IN_COMFYUI else _io_dir("output")
+
+
+def temp_dir() -> Path:
+    return Path(_fp.get_temp_directory()) if IN_COMFYUI else _io_dir("temp")

@@ -1,0 +1,123 @@
+"""Loader nodes: diffusion model, text encoder, CLIP vision, VAE."""
+
+from __future__ import annotations
+
+from .. import host
+from ..models import loaders
+from ..pipeline.types import ClipVision, TextEncoder, Vae, WanModel
+
+CATEGORY = "WAN I2V/loaders"
+DTYPES = ["auto", "bf16", "fp16", "fp32"]
+DTYPE_TIP = "Compute dtype. auto = bf16 on a GPU, fp32 on the CPU (half precision is slow or unsupported there)."
+
+
+def _model_input(kind: str, tooltip: str) -> tuple:
+    return (host.list_models(kind) or [""], {"tooltip": tooltip})
+
+
+class WanI2VModelLoader:
+    """Loads a WAN 2.1 I2V diffusion model (ComfyUI single file or diffusers folder)."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "model_name": _model_input(
+                    "diffusion_models",
+                    "WAN 2.1 I2V weights: a file in models/diffusion_models (e.g. wan2.1_i2v_480p_14B_bf16.safetensors) "
+                    "or a diffusers folder in models/diffusers. The architecture is read from the weights.",
+                ),
+                "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
+            },
+        }
+
+    RETURN_TYPES = ("WAN_MODEL",)
+    RETURN_NAMES = ("model",)
+    OUTPUT_TOOLTIPS = ("The WAN transformer, ready for the sampler.",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Loads a WAN 2.1 image-to-video diffusion model from disk (never from a hub)."
+
+    def load(self, model_name: str, compute_dtype: str = "auto") -> tuple[WanModel]:
+        return (loaders.load_transformer(host.find_model("diffusion_models", model_name), compute_dtype),)
+
+
+class WanI2VTextEncoderLoader:
+    """Loads the umT5-XXL text encoder and its tokenizer."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "model_name": _model_input(
+                    "text_encoders",
+                    "umT5 encoder: a file in models/text_encoders with its tokenizer stored inside (spiece_model), "
+                    "e.g. umt5_xxl_fp16.safetensors, or a diffusers folder.",
+                ),
+                "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
+            },
+        }
+
+    RETURN_TYPES = ("WAN_TEXT_ENCODER",)
+    RETURN_NAMES = ("text_encoder",)
+    OUTPUT_TOOLTIPS = ("umT5 encoder with its SentencePiece tokenizer.",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Loads the umT5 text encoder used by WAN 2.1."
+
+    def load(self, model_name: str, compute_dtype: str = "auto") -> tuple[TextEncoder]:
+        return (loaders.load_text_encoder(host.find_model("text_encoders", model_name), compute_dtype),)
+
+
+class WanI2VCLIPVisionLoader:
+    """Loads the CLIP ViT-H/14 vision tower."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "model_name": _model_input(
+                    "clip_vision",
+                    "CLIP vision weights: a file in models/clip_vision (e.g. clip_vision_h.safetensors) or a diffusers folder.",
+                ),
+                "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
+            },
+        }
+
+    RETURN_TYPES = ("WAN_CLIP_VISION",)
+    RETURN_NAMES = ("clip_vision",)
+    OUTPUT_TOOLTIPS = ("CLIP vision encoder for the start image.",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Loads the CLIP vision encoder that gives WAN 2.1 I2V its image features."
+
+    def load(self, model_name: str, compute_dtype: str = "auto") -> tuple[ClipVision]:
+        return (loaders.load_clip_vision(host.find_model("clip_vision", model_name), compute_dtype),)
+
+
+class WanI2VVAELoader:
+    """Loads the WAN 2.1 video VAE."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "model_name": _model_input(
+                    "vae", "WAN 2.1 VAE: a file in models/vae (e.g. wan_2.1_vae.safetensors) or a diffusers folder."
+                ),
+                "compute_dtype": (
+                    DTYPES,
+                    {"default": "fp32", "tooltip": "VAE dtype. The reference runs the VAE in fp32; bf16 halves its memory."},
+                ),
+            },
+        }
+
+    RETURN_TYPES = ("WAN_VAE",)
+    RETURN_NAMES = ("vae",)
+    OUTPUT_TOOLTIPS = ("The WAN 2.1 causal video VAE.",)
+    FUNCTION = "load"
+    CATEGORY = CATEGORY
+    DESCRIPTION = "Loads the WAN 2.1 video VAE."
+
+    def load(self, model_name: str, compute_dtype: str = "fp32") -> tuple[Vae]:
+        return (loaders.load_vae(host.find_model("vae", model_name), compute_dtype),)

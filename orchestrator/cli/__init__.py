@@ -1,0 +1,1 @@
+"""The `wan-i2v` command line: one module per command group."""
