@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..errors import ParameterError
 from ..pipeline import defaults, text
 from ..pipeline import image as image_pipeline
 from ..pipeline.types import ClipVision, ImageEmbeds, TextEmbeds, TextEncoder, Vae
@@ -87,7 +88,7 @@ class WanI2VImageEncode:
         if num_frames is not None:
             try:
                 image_pipeline.check_num_frames(num_frames)
-            except ValueError as exc:
+            except ParameterError as exc:
                 return str(exc)
         return True
 

@@ -1,0 +1,59 @@
+"""WAN 2.1 image-to-video nodes for ComfyUI.
+
+ComfyUI imports this folder as a custom-node pack and reads the two mappings
+below. The same classes import without ComfyUI (tests, the CLI, the embedded
+worker); `host.py` supplies ComfyUI's services there.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from . import host
+
+logger = logging.getLogger(__name__)
+
+# module (relative to .nodes) -> {class name: display name}. One place lists every node.
+NODE_CONFIG: dict[str, dict[str, str]] = {
+    "loaders": {
+        "WanI2VModelLoader": "WAN I2V Model Loader",
+        "WanI2VTextEncoderLoader": "WAN I2V Text Encoder Loader",
+        "WanI2VCLIPVisionLoader": "WAN I2V CLIP Vision Loader",
+        "WanI2VVAELoader": "WAN I2V VAE Loader",
+    },
+    "encode": {
+        "WanI2VTextEncode": "WAN I2V Text Encode",
+        "WanI2VImageEncode": "WAN I2V Image Encode",
+    },
+    "sampling": {
+        "WanI2VSampler": "WAN I2V Sampler",
+        "WanI2VDecode": "WAN I2V Decode",
+    },
+    "accel": {
+        "WanI2VTeaCache": "WAN I2V TeaCache",
+        "WanI2VSageAttention": "WAN I2V SageAttention",
+    },
+    "video": {
+        "WanI2VSaveVideo": "WAN I2V Save Video",
+    },
+}
+
+# Inside ComfyUI the core LoadImage is used; outside it, ours stands in.
+if not host.IN_COMFYUI:
+    NODE_CONFIG["image"] = {"LoadImage": "Load Image"}
+
+NODE_CLASS_MAPPINGS: dict[str, type] = {}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
+
+for _module_name, _classes in NODE_CONFIG.items():
+    try:
+        _module = importlib.import_module(f".nodes.{_module_name}", __name__)
+    except Exception:  # one broken optional module must not take down the pack
+        logger.warning("WAN I2V: could not load nodes from %s", _module_name, exc_info=True)
+        continue
+    for _class_name, _display in _classes.items():
+        NODE_CLASS_MAPPINGS[_class_name] = getattr(_module, _class_name)
+        NODE_DISPLAY_NAME_MAPPINGS[_class_name] = _display
+
+__all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

@@ -1,0 +1,187 @@
+"""Load WAN 2.1 I2V components from disk, in either layout.
+
+1. ComfyUI single files (`diffusion_models/wan2.1_i2v_480p_14B_bf16.safetensors`,
+   `vae/wan_2.1_vae.safetensors`, `text_encoders/umt5_xxl_fp16.safetensors`,
+   `clip_vision/clip_vision_h.safetensors`): the architecture is read from the weights.
+2. diffusers folders (`Wan2.1-I2V-14B-480P-Diffusers`): each loader takes its
+   component subfolder (transformer/, vae/, text_encoder/ + tokenizer/, image_encoder/).
+
+Nothing is fetched from a hub: every from_pretrained call is local-only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import torch
+from accelerate import init_empty_weights
+
+from .. import host
+from ..errors import ModelFormatError, WrongModelTypeError
+from ..pipeline.types import ClipVision, TextEncoder, Vae, WanModel
+from . import convert, detect
+from .tokenizer import SPIECE_KEY, SentencePieceTokenizer
+
+logger = logging.getLogger(__name__)
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights only ever come from disk
+
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+
+
+def resolve_dtype(name: str, device: torch.device | None = None) -> torch.dtype:
+    """'auto' is bf16 on a GPU and fp32 on the CPU."""
+    if name == "auto":
+        device = device or host.get_device()
+        return torch.float32 if device.type == "cpu" else torch.bfloat16
+    if name not in DTYPES:
+        raise ModelFormatError(f"Unknown dtype '{name}'; choose one of auto, {', '.join(DTYPES)}.")
+    return DTYPES[name]
+
+
+def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a .safetensors or .pt/.pth file, with a clear error when unreadable."""
+    try:
+        if path.suffix.lower() in (".safetensors", ".sft"):
+            from safetensors.torch import load_file
+
+            return load_file(str(path))
+        data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
+        return data.get("state_dict", data) if isinstance(data, dict) else data
+    except Exception as exc:
+        raise ModelFormatError(f"Cannot read weights from {path}: {exc}. Is the file complete and a .safetensors/.pth file?") from exc
+
+
+def _component_dir(path: Path, component: str) -> Path | None:
+    """The component folder of a diffusers layout, or None when `path` is a single file."""
+    if not path.is_dir():
+        return None
+    if (path / component / "config.json").exists():
+        return path / component
+    if (path / "config.json").exists():
+        return path
+    raise ModelFormatError(f"{path} is a folder but holds no diffusers '{component}/config.json'.")
+
+
+def _build(cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.dtype, source: Path) -> torch.nn.Module:
+    with init_empty_weights():
+        module = cls(config) if not isinstance(config, dict) else cls(**config)
+    try:
+        module.load_state_dict(sd, strict=True, assign=True)
+    except RuntimeError as exc:
+        raise ModelFormatError(f"Weights in {source} do not match the architecture read from them: {str(exc)[:400]}") from exc
+    # Keep what the library marks as precision-sensitive (time embedding, norms, modulation) in fp32,
+    # as its from_pretrained does.
+    keep = set(getattr(module, "_keep_in_fp32_modules", None) or [])
+    for name, param in module.named_parameters():
+        target = torch.float32 if keep.intersection(name.split(".")) else dtype
+        if param.is_floating_point() and param.dtype != target:
+            param.data = param.data.to(target)
+    return module.eval().requires_grad_(False)
+
+
+def _dtype_of(module: torch.nn.Module) -> torch.dtype:
+    return next(module.parameters()).dtype
+
+
+# ------------------------------------------------------------------ transformer
+
+
+def load_transformer(path: Path, compute_dtype: str = "auto") -> WanModel:
+    from diffusers import WanTransformer3DModel
+
+    device = host.get_device()
+    dtype = resolve_dtype(compute_dtype, device)
+    folder = _component_dir(path, "transformer")
+    if folder is not None:
+        model = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+        if model.config.image_dim is None:
+            raise WrongModelTypeError(
+                f"{path} is a WAN text-to-video (T2V) model (no image embedding). The I2V nodes need an I2V model."
+            )
+    else:
+        sd = convert.strip_diffusion_prefix(read_state_dict(path))
+        config = detect.transformer_config(sd, str(path))
+        model = _build(WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path)
+    return WanModel(transformer=model.to(device), dtype=dtype, source=str(path))
+
+
+# ------------------------------------------------------------------ VAE
+
+
+def load_vae(path: Path, compute_dtype: str = "fp32") -> Vae:
+    from diffusers import AutoencoderKLWan
+
+    device = host.get_device()
+    dtype = resolve_dtype(compute_dtype, device)
+    folder = _component_dir(path, "vae")
+    if folder is not None:
+        vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
+    else:
+        sd = read_state_dict(path)
+        vae = _build(AutoencoderKLWan, detect.vae_config(sd, str(path)), convert.vae_to_diffusers(sd), dtype, path)
+    return Vae(vae=vae.to(device), dtype=dtype)
+
+
+# ------------------------------------------------------------------ text encoder
+
+
+def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    device = host.get_device()
+    dtype = resolve_dtype(compute_dtype, device)
+    folder = _component_dir(path, "text_encoder")
+    if folder is not None:
+        encoder = UMT5EncoderModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
+        tokenizer = _folder_tokenizer(folder.parent / "tokenizer" if folder != path else path / "tokenizer")
+    else:
+        sd = read_state_dict(path)
+        if SPIECE_KEY not in sd:
+            raise ModelFormatError(
+                f"{path} has no embedded tokenizer (tensor '{SPIECE_KEY}'). Use the ComfyUI umT5 file "
+                "(umt5_xxl_fp16.safetensors), which stores it, or a diffusers folder with tokenizer/spiece.model."
+            )
+        tokenizer = SentencePieceTokenizer.from_tensor(sd.pop(SPIECE_KEY))
+        config = UMT5Config(**detect.umt5_config(sd, str(path)), is_encoder_decoder=False, use_cache=False)
+        sd.setdefault("encoder.embed_tokens.weight", sd["shared.weight"])
+        sd = {k: v for k, v in sd.items() if k.startswith(("shared.", "encoder."))}
+        encoder = _build(UMT5EncoderModel, config, sd, dtype, path)
+        encoder.tie_weights()
+    return TextEncoder(encoder=encoder.to(device), tokenizer=tokenizer, dtype=dtype)
+
+
+def _folder_tokenizer(folder: Path) -> SentencePieceTokenizer:
+    spiece = folder / "spiece.model"
+    if not spiece.exists():
+        raise ModelFormatError(f"No SentencePiece tokenizer at {spiece}; the diffusers folder is incomplete.")
+    return SentencePieceTokenizer.from_file(spiece)
+
+
+# ------------------------------------------------------------------ CLIP vision
+
+
+def load_clip_vision(path: Path, compute_dtype: str = "auto") -> ClipVision:
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    device = host.get_device()
+    dtype = resolve_dtype(compute_dtype, device)
+    folder = _component_dir(path, "image_encoder")
+    if folder is not None:
+        model = CLIPVisionModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
+    else:
+        sd = read_state_dict(path)
+        config = CLIPVisionConfig(**detect.clip_vision_config(sd, str(path)))
+        sd = {k: v for k, v in sd.items() if k.startswith("vision_model.") and not k.endswith("position_ids")}
+        model = _build(CLIPVisionModel, config, _match_clip_prefix(sd, config), dtype, path)
+    return ClipVision(model=model.to(device), dtype=dtype, image_size=model.config.image_size)
+
+
+def _match_clip_prefix(sd: dict[str, torch.Tensor], config: object) -> dict[str, torch.Tensor]:
+    """ComfyUI's file names keys vision_model.*; recent transformers' CLIPVisionModel has no such level."""
+    from transformers import CLIPVisionModel
+
+    with init_empty_weights():
+        nested = hasattr(CLIPVisionModel(config), "vision_model")
+    return sd if nested else {k.removeprefix("vision_model."): v for k, v in sd.items()}

@@ -1,0 +1,20 @@
+"""Latent -> ComfyUI IMAGE frames."""
+
+from __future__ import annotations
+
+import torch
+
+from .types import Latent, Vae
+
+
+@torch.no_grad()
+def decode_latent(vae: Vae, latent: Latent) -> torch.Tensor:
+    """Decode a normalised WAN latent to [frames, H, W, 3] floats in 0..1 (on the CPU)."""
+    cfg = vae.vae.config
+    device = next(vae.vae.parameters()).device
+    z = latent.samples.to(device, torch.float32)
+    mean = torch.tensor(cfg.latents_mean, device=device).view(1, -1, 1, 1, 1)
+    std = torch.tensor(cfg.latents_std, device=device).view(1, -1, 1, 1, 1)
+    video = vae.vae.decode((z * std + mean).to(vae.dtype)).sample  # [1, 3, F, H, W] in -1..1
+    frames = video[0, :, : latent.num_frames].float().clamp(-1, 1).add(1).mul(0.5)
+    return frames.permute(1, 2, 3, 0).contiguous().cpu()

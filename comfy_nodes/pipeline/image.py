@@ -1,0 +1,102 @@
+"""Start-image conditioning: output size, CLIP features, first-frame latent and mask."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import ParameterError
+from .defaults import RESOLUTION_AREAS, SIZE_MULTIPLE, VAE_STRIDE_S, VAE_STRIDE_T
+from .types import ClipVision, ImageEmbeds, Vae
+
+CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
+CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
+
+
+def check_num_frames(num_frames: int) -> None:
+    """Frames must be 4n+1 (the VAE packs 4 frames per latent frame after the first)."""
+    if num_frames < 1 or (num_frames - 1) % VAE_STRIDE_T:
+        lower = max(1, num_frames - (num_frames - 1) % VAE_STRIDE_T)
+        upper = lower + VAE_STRIDE_T
+        raise ParameterError(f"num_frames must be 4n+1 (e.g. 81); {num_frames} is not. Nearest valid values: {lower} or {upper}.")
+
+
+def target_size(image_width: int, image_height: int, resolution: str, width: int, height: int) -> tuple[int, int]:
+    """(width, height) of the video: the image's aspect ratio within the preset's area, multiples of 16."""
+    if resolution == "custom":
+        for name, value in (("width", width), ("height", height)):
+            if value < SIZE_MULTIPLE or value % SIZE_MULTIPLE:
+                low = max(SIZE_MULTIPLE, value // SIZE_MULTIPLE * SIZE_MULTIPLE)
+                raise ParameterError(f"{name} must be a multiple of 16; {value} is not. Nearest valid values: {low} or {low + SIZE_MULTIPLE}.")
+        return width, height
+    if resolution not in RESOLUTION_AREAS:
+        raise ParameterError(f"Unknown resolution '{resolution}'; choose 480p, 720p or custom.")
+    area = RESOLUTION_AREAS[resolution]
+    aspect = image_height / image_width
+    # The official rounding: latent size floored to whole patches (8 px VAE stride x 2 patch).
+    patch = SIZE_MULTIPLE // VAE_STRIDE_S
+    lat_h = round(math.sqrt(area * aspect) // VAE_STRIDE_S // patch * patch)
+    lat_w = round(math.sqrt(area / aspect) // VAE_STRIDE_S // patch * patch)
+    return max(lat_w, patch) * VAE_STRIDE_S, max(lat_h, patch) * VAE_STRIDE_S
+
+
+def _to_chw(image: torch.Tensor) -> torch.Tensor:
+    """ComfyUI IMAGE [B,H,W,C] in 0..1 -> the first frame as [1,3,H,W] in -1..1."""
+    if image.ndim != 4 or image.shape[-1] < 3:
+        raise ParameterError(f"Expected an IMAGE tensor [batch, height, width, 3]; got shape {tuple(image.shape)}.")
+    return image[:1, :, :, :3].permute(0, 3, 1, 2).float() * 2.0 - 1.0
+
+
+@torch.no_grad()
+def clip_features(clip: ClipVision, pixels: torch.Tensor) -> torch.Tensor:
+    """Penultimate CLIP states of the image squashed to the model's size (no crop, as WAN does)."""
+    size = clip.image_size
+    x = F.interpolate(pixels, size=(size, size), mode="bicubic", align_corners=False)
+    x = (x * 0.5 + 0.5).clamp(0, 1)
+    mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
+    x = ((x - mean) / std).to(next(clip.model.parameters()).device, clip.dtype)
+    out = clip.model(pixel_values=x, output_hidden_states=True)
+    return out.hidden_states[-2]
+
+
+def normalise_latent(vae: Vae, latent: torch.Tensor) -> torch.Tensor:
+    cfg = vae.vae.config
+    mean = torch.tensor(cfg.latents_mean, device=latent.device, dtype=latent.dtype).view(1, -1, 1, 1, 1)
+    std = torch.tensor(cfg.latents_std, device=latent.device, dtype=latent.dtype).view(1, -1, 1, 1, 1)
+    return (latent - mean) / std
+
+
+def first_frame_mask(num_frames: int, lat_h: int, lat_w: int) -> torch.Tensor:
+    """[1,4,T,h,w]: 1 on latent frame 0 (the given image), 0 elsewhere."""
+    latent_frames = (num_frames - 1) // VAE_STRIDE_T + 1
+    mask = torch.zeros(1, VAE_STRIDE_T, latent_frames, lat_h, lat_w)
+    mask[:, :, 0] = 1.0
+    return mask
+
+
+@torch.no_grad()
+def encode_start_image(
+    clip: ClipVision, vae: Vae, image: torch.Tensor, resolution: str, width: int, height: int, num_frames: int
+) -> ImageEmbeds:
+    check_num_frames(num_frames)
+    pixels = _to_chw(image)
+    out_w, out_h = target_size(pixels.shape[-1], pixels.shape[-2], resolution, width, height)
+    features = clip_features(clip, pixels)
+
+    resized = F.interpolate(pixels, size=(out_h, out_w), mode="bicubic", align_corners=False).clamp(-1, 1)
+    # The image, then num_frames-1 black (zero in -1..1) frames, encoded as one clip.
+    video = torch.cat([resized.unsqueeze(2), resized.new_zeros(1, 3, num_frames - 1, out_h, out_w)], dim=2)
+    device = next(vae.vae.parameters()).device
+    latent = vae.vae.encode(video.to(device, vae.dtype)).latent_dist.mode().float()
+    latent = normalise_latent(vae, latent)
+    mask = first_frame_mask(num_frames, out_h // VAE_STRIDE_S, out_w // VAE_STRIDE_S).to(latent.device)
+    return ImageEmbeds(
+        clip_features=features,
+        condition=torch.cat([mask, latent], dim=1),
+        width=out_w,
+        height=out_h,
+        num_frames=num_frames,
+    )

@@ -1,0 +1,122 @@
+"""The denoising loop: flow matching with classifier-free guidance."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from typing import Any
+
+import torch
+
+from .. import host
+from ..errors import ParameterError
+from .types import ImageEmbeds, Latent, TextEmbeds, WanModel
+
+SCHEDULERS = ["unipc", "euler"]
+LATENT_CHANNELS = 16
+
+
+def make_scheduler(name: str, shift: float) -> Any:
+    """The official samplers: UniPC (order 2, bh2) or Euler, on shifted flow sigmas."""
+    from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
+
+    if name == "unipc":
+        return UniPCMultistepScheduler(
+            prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=shift,
+            num_train_timesteps=1000, solver_order=2, solver_type="bh2", final_sigmas_type="zero",
+        )  # fmt: skip
+    if name == "euler":
+        return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+    raise ParameterError(f"Unknown scheduler '{name}'; choose one of {', '.join(SCHEDULERS)}.")
+
+
+def initial_noise(image: ImageEmbeds, seed: int) -> torch.Tensor:
+    """Seeded fp32 noise, drawn on the CPU so a seed gives the same video on any device."""
+    _, _, frames, lat_h, lat_w = image.condition.shape
+    generator = torch.Generator("cpu").manual_seed(int(seed) % (2**64))
+    return torch.randn(1, LATENT_CHANNELS, frames, lat_h, lat_w, generator=generator, dtype=torch.float32)
+
+
+@torch.no_grad()
+def sample(
+    model: WanModel,
+    text: TextEmbeds,
+    image: ImageEmbeds,
+    *,
+    steps: int,
+    cfg: float,
+    shift: float,
+    seed: int,
+    scheduler: str = "unipc",
+    teacache: Any | None = None,
+) -> Latent:
+    if steps < 1:
+        raise ParameterError(f"steps must be at least 1; got {steps}.")
+    transformer = model.transformer
+    device = next(transformer.parameters()).device
+    sched = make_scheduler(scheduler, shift)
+    sched.set_timesteps(steps, device=device)
+
+    latents = initial_noise(image, seed).to(device)
+    condition = image.condition.to(device, model.dtype)
+    clip = image.clip_features.to(device, model.dtype)
+    contexts = {"cond": text.positive.to(device, model.dtype)}
+    if cfg != 1.0:  # cfg 1 is plain conditional sampling: one pass per step
+        contexts["uncond"] = text.negative.to(device, model.dtype)
+
+    stats: dict[str, Any] = {"steps": steps, "cfg": cfg, "shift": shift, "seed": seed, "scheduler": scheduler}
+    progress = host.Progress(steps)
+    started = time.perf_counter()
+    with _accelerated(model, teacache, steps, image, stats):
+        for t in sched.timesteps:
+            host.throw_if_interrupted()
+            model_input = torch.cat([latents, condition.float()], dim=1).to(model.dtype)
+            timestep = t.expand(1).to(device)
+            preds = {}
+            for branch, context in contexts.items():
+                with transformer.cache_context(branch):
+                    preds[branch] = transformer(
+                        hidden_states=model_input,
+                        timestep=timestep,
+                        encoder_hidden_states=context,
+                        encoder_hidden_states_image=clip,
+                        return_dict=False,
+                    )[0].float()
+            noise_pred = preds["cond"]
+            if "uncond" in preds:
+                noise_pred = preds["uncond"] + cfg * (preds["cond"] - preds["uncond"])
+            latents = sched.step(noise_pred, t, latents, return_dict=False)[0]
+            progress.update(1)
+    stats["sampling_seconds"] = round(time.perf_counter() - started, 4)
+    # Without TeaCache every pass is computed; report the same shape either way.
+    stats.setdefault("passes", {branch: {"computed": steps, "skipped": 0} for branch in contexts})
+    return Latent(samples=latents.cpu(), num_frames=image.num_frames, stats=stats)
+
+
+@contextlib.contextmanager
+def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: ImageEmbeds, stats: dict[str, Any]):
+    """Attention backend, offload and TeaCache for the duration of one sampling run."""
+    from ..accel import attention, offload
+    from ..accel import teacache as teacache_mod
+
+    transformer = model.transformer
+    chosen, reason = attention.activate(transformer, model.options.get("attention", "sdpa"))
+    stats["attention"] = chosen
+    if reason:
+        stats["attention_fallback_reason"] = reason
+    use_teacache = teacache is not None and getattr(teacache, "threshold", 0) > 0
+    try:
+        with offload.on_device(transformer, host.get_device()):
+            if use_teacache:
+                area_class = "720p" if image.width * image.height > 832 * 480 * 1.5 else "480p"
+                config = teacache.for_run(num_steps=steps, resolution_class=model.resolution_class or area_class)
+                teacache_mod.apply_teacache(transformer, config)
+            try:
+                yield
+            finally:
+                if use_teacache:
+                    stats["passes"] = teacache_mod.teacache_stats(transformer)
+                    stats["teacache_threshold"] = teacache.threshold
+                    teacache_mod.remove_teacache(transformer)
+    finally:
+        attention.restore(transformer)

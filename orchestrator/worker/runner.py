@@ -1,0 +1,240 @@
+"""The one thread that runs queued prompts, turning executor callbacks into websocket frames.
+
+Per prompt, frames follow ComfyUI's order: `status` (taken off the queue),
+`execution_start`, `execution_cached`, then per node `progress_state` (running),
+`executing`, ticks (`progress_state` + `progress`), `executed` for nodes with UI
+output, `progress_state` (finished); then `execution_success`, `execution_error`
+or `execution_interrupted`; `status` (done); and finally `executing {node: null}`
+once the history entry is written. Only `status` and `execution_interrupted` go
+to every socket; everything else goes to the submitting client id, if any.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from comfy_nodes import host
+from orchestrator.executor import ExecutionFailed, ExecutionHooks, ExecutionInterrupted, Executor
+
+from . import messages
+from .history import History, make_entry
+from .messages import MessageBus, ProgressStates
+from .queue import PromptQueue, QueueItem
+
+log = logging.getLogger(__name__)
+
+# How often an idle runner looks at its stop flag.
+IDLE_POLL_S = 0.5
+
+
+class _PromptRun(ExecutionHooks):
+    """Frames and history for one prompt."""
+
+    def __init__(self, runner: Runner, item: QueueItem) -> None:
+        self.runner = runner
+        self.item = item
+        self.prompt_id = item.prompt_id
+        self.client_id: str | None = item.extra_data.get("client_id")
+        self.progress = ProgressStates(item.prompt_id)
+        self.status_messages: list[list[Any]] = []
+        self.outputs: dict[str, Any] = {}
+        self.meta: dict[str, Any] = {}
+        self.current: str | None = None
+
+    # ------------------------------------------------------------ sending
+
+    def _send(self, event: str, data: dict[str, Any]) -> None:
+        if self.client_id is not None:
+            self.runner.bus.send(event, data, self.client_id)
+
+    def _add_message(self, event: str, data: dict[str, Any], broadcast: bool = False) -> None:
+        """A lifecycle event: recorded in the history status and sent with a timestamp."""
+        data = {**data, "timestamp": messages.now_ms()}
+        self.status_messages.append([event, data])
+        if broadcast:
+            self.runner.bus.send(event, data, None)
+        else:
+            self._send(event, data)
+
+    def _finish_current(self) -> None:
+        if self.current is not None:
+            self._send("progress_state", self.progress.finish(self.current))
+            self.current = None
+
+    # ------------------------------------------------------------ executor hooks
+
+    def on_start(self, prompt_id: str) -> None:
+        self._add_message("execution_start", {"prompt_id": prompt_id})
+
+    def on_cached(self, prompt_id: str, node_ids: list[str]) -> None:
+        self._add_message("execution_cached", {"nodes": list(node_ids), "prompt_id": prompt_id})
+
+    def on_executing(self, prompt_id: str, node_id: str, class_type: str) -> None:
+        self._finish_current()
+        self.current = node_id
+        self.runner.last_node_id = node_id
+        self._send("progress_state", self.progress.start(node_id))
+        self._send("executing", messages.executing_data(node_id, prompt_id))
+
+    def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
+        self._send("progress_state", self.progress.update(node_id, value, total))
+        self._send("progress", messages.progress_data(node_id, value, total, prompt_id))
+
+    def on_executed(self, prompt_id: str, node_id: str, ui: dict[str, Any] | None) -> None:
+        if ui:
+            self.outputs[node_id] = ui
+            self.meta[node_id] = messages.node_meta(node_id)
+        if node_id == self.current:
+            self._send("executed", messages.executed_data(node_id, ui, prompt_id))
+            return
+        # A cached output node: the node before it is done, and this one is reported finished at once.
+        self._finish_current()
+        self._send("executed", messages.executed_data(node_id, ui, prompt_id))
+        self._send("progress_state", self.progress.finish(node_id))
+
+    # ------------------------------------------------------------ endings
+
+    def succeeded(self, result_outputs: dict[str, Any]) -> dict[str, Any]:
+        self._finish_current()
+        for node_id, ui in result_outputs.items():
+            if ui and node_id not in self.outputs:
+                self.outputs[node_id] = ui
+                self.meta[node_id] = messages.node_meta(node_id)
+        self._add_message("execution_success", {"prompt_id": self.prompt_id})
+        return self._entry("success", True)
+
+    def failed(self, exc: ExecutionFailed) -> dict[str, Any]:
+        self._add_message(
+            "execution_error",
+            {
+                "prompt_id": self.prompt_id,
+                "node_id": exc.node_id,
+                "node_type": exc.node_type,
+                "executed": list(exc.executed),
+                "exception_message": exc.exception_message,
+                "exception_type": exc.exception_type,
+                "traceback": list(exc.traceback),
+                "current_inputs": exc.current_inputs,
+                "current_outputs": list(self.outputs),
+            },
+        )
+        return self._entry("error", False)
+
+    def crashed(self, exc: Exception) -> dict[str, Any]:
+        """The executor itself raised: report it like a node error on the current node."""
+        node_id = self.current
+        node_type = self.item.prompt.get(node_id, {}).get("class_type") if node_id else None
+        self._add_message(
+            "execution_error",
+            {
+                "prompt_id": self.prompt_id,
+                "node_id": node_id,
+                "node_type": node_type,
+                "executed": [],
+                "exception_message": str(exc),
+                "exception_type": type(exc).__qualname__,
+                "traceback": traceback.format_tb(exc.__traceback__),
+                "current_inputs": {},
+                "current_outputs": list(self.outputs),
+            },
+        )
+        return self._entry("error", False)
+
+    def interrupted(self, exc: ExecutionInterrupted) -> dict[str, Any]:
+        self._add_message(
+            "execution_interrupted",
+            {"prompt_id": self.prompt_id, "node_id": exc.node_id, "node_type": exc.node_type, "executed": list(exc.executed)},
+            broadcast=True,
+        )
+        return self._entry("error", False)
+
+    def _entry(self, status_str: str, completed: bool) -> dict[str, Any]:
+        return make_entry(self.item.public(), self.outputs, self.meta, status_str, completed, self.status_messages)
+
+
+class Runner:
+    """Takes prompts off the queue one at a time and runs them with one Executor,
+    so node outputs stay cached between prompts."""
+
+    def __init__(
+        self,
+        queue: PromptQueue,
+        history: History,
+        bus: MessageBus,
+        executor_factory: Callable[[], Executor],
+    ) -> None:
+        self.queue = queue
+        self.history = history
+        self.bus = bus
+        self._executor_factory = executor_factory
+        self.executor = executor_factory()
+        self.client_id: str | None = None
+        self.last_node_id: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._loop, name="wan-i2v-worker-runner", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Interrupt the running prompt and wait for the thread to end."""
+        self._stop.set()
+        if self.queue.running is not None:
+            host.request_interrupt()
+        self.queue.wake()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def interrupt(self, prompt_id: str | None = None) -> bool:
+        """Interrupt the running prompt; with `prompt_id`, only if that one is running."""
+        if prompt_id is not None:
+            running = self.queue.running
+            if running is None or running.prompt_id != prompt_id:
+                return False
+        host.request_interrupt()
+        return True
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            item = self.queue.get(timeout=IDLE_POLL_S)
+            if item is not None:
+                self._run(item)
+            self._apply_flags(self.queue.take_flags())
+
+    def _run(self, item: QueueItem) -> None:
+        # A global interrupt is a flag; like ComfyUI, a new prompt starts with it cleared.
+        host.clear_interrupt()
+        run = _PromptRun(self, item)
+        self.client_id = run.client_id
+        try:
+            result = self.executor.execute(item.validated, item.prompt_id, run)
+            entry = run.succeeded(result.outputs)
+        except ExecutionInterrupted as exc:
+            entry = run.interrupted(exc)
+        except ExecutionFailed as exc:
+            log.warning("prompt %s failed: %s", item.prompt_id, exc)
+            entry = run.failed(exc)
+        except Exception as exc:
+            log.exception("prompt %s crashed the executor", item.prompt_id)
+            entry = run.crashed(exc)
+        self.last_node_id = None
+        self.queue.task_done(after=lambda: self.history.add(item.prompt_id, entry))
+        if run.client_id is not None:
+            self.bus.send("executing", messages.executing_data(None, item.prompt_id), run.client_id)
+        self.client_id = None
+
+    def _apply_flags(self, flags: dict[str, bool]) -> None:
+        """POST /free: drop cached outputs (and with them loaded models), then collect."""
+        if not flags:
+            return
+        if flags.get("unload_models") or flags.get("free_memory"):
+            self.executor = self._executor_factory()
+            gc.collect()
+            host.soft_empty_cache()

@@ -1,0 +1,147 @@
+"""The embedded worker: a ComfyUI-compatible server around the in-process executor.
+
+`create_app(config, node_classes)` builds the aiohttp app. `WorkerServer` runs
+it on a background thread (tests, benchmarks); `serve` runs it in the
+foreground until Ctrl-C (the CLI).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Mapping
+
+from aiohttp import web
+
+from comfy_nodes import host
+from orchestrator.executor import Executor
+
+from . import files
+from .history import History
+from .messages import MessageBus, status_data
+from .queue import PromptQueue
+from .routes import add_routes
+from .runner import Runner
+from .security import origin_check
+from .state import STATE_KEY, WorkerConfig, WorkerState
+
+
+def create_app(
+    config: WorkerConfig,
+    node_classes: Mapping[str, type],
+    display_names: Mapping[str, str] | None = None,
+    executor_factory: Callable[[], Executor] | None = None,
+) -> web.Application:
+    """The worker app. It points the node pack's host folders at this worker's
+    own input/output/temp (under `config.data_dir`) and models folder on startup."""
+    folders = files.Folders.under(config.data_dir)
+    bus = MessageBus()
+    queue = PromptQueue(on_change=lambda remaining: bus.send("status", status_data(remaining)))
+    history = History(config.max_history)
+    runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))
+    state = WorkerState(config, node_classes, display_names or {}, folders, queue, history, bus, runner)
+
+    app = web.Application(client_max_size=config.max_upload_bytes, middlewares=[origin_check])
+    app[STATE_KEY] = state
+    add_routes(app, state)
+
+    async def on_startup(_: web.Application) -> None:
+        folders.create()
+        host.set_io_dirs(input=folders.input, output=folders.output, temp=folders.temp)
+        if config.models_dir is not None:
+            host.set_models_dir(config.models_dir)
+        await bus.start()
+        runner.start()
+
+    async def on_shutdown(_: web.Application) -> None:
+        await asyncio.to_thread(runner.stop)
+        await bus.stop()
+
+    app.on_startup.append(on_startup)
+    app.on_shutdown.append(on_shutdown)
+    return app
+
+
+class WorkerServer:
+    """The app served on a background thread; `url` is set once `start()` returns."""
+
+    def __init__(self, app: web.Application, host_name: str = "127.0.0.1", port: int = 0) -> None:
+        self.app = app
+        self.host = host_name
+        self.port = port
+        self.url = ""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    @property
+    def state(self) -> WorkerState:
+        return self.app[STATE_KEY]
+
+    def start(self, timeout: float = 30.0) -> str:
+        self._thread = threading.Thread(target=self._serve, name="wan-i2v-worker-http", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"the worker did not start within {timeout:g} s")
+        if self._error is not None:
+            raise self._error
+        return self.url
+
+    def _serve(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._open())
+        except BaseException as exc:  # reported to start()
+            self._error = exc
+            self._ready.set()
+            loop.close()
+            return
+        self._ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup() if self._runner else asyncio.sleep(0))
+        loop.close()
+
+    async def _open(self) -> None:
+        self._runner = web.AppRunner(self.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        self.port = self._runner.addresses[0][1]
+        self.url = f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._loop is not None and self._loop.is_running():
+            self._loop.call_soon_threadsafe(self._loop.stop)
+        if self._thread is not None:
+            self._thread.join(30)
+
+    def __enter__(self) -> WorkerServer:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def serve(app: web.Application, host_name: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve in the foreground until Ctrl-C."""
+
+    async def main() -> None:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host_name, port)
+        await site.start()
+        if on_ready is not None:
+            on_ready(f"http://{host_name}:{runner.addresses[0][1]}")
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass

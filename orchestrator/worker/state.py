@@ -1,0 +1,54 @@
+"""The worker's settings and the parts its routes share."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+
+from aiohttp import web
+
+from . import files, system
+from .history import DEFAULT_MAX_HISTORY, History
+from .messages import MessageBus
+from .queue import PromptQueue
+from .runner import Runner
+
+MB = 1024 * 1024
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("wan-i2v")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+@dataclass
+class WorkerConfig:
+    data_dir: Path
+    models_dir: Path | None = None
+    max_upload_mb: float = 100
+    max_history: int = DEFAULT_MAX_HISTORY
+    python_module: str = system.DEFAULT_PYTHON_MODULE
+    version: str = field(default_factory=lambda: f"wan-i2v {_package_version()}")
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * MB)
+
+
+@dataclass
+class WorkerState:
+    config: WorkerConfig
+    node_classes: Mapping[str, type]
+    display_names: Mapping[str, str]
+    folders: files.Folders
+    queue: PromptQueue
+    history: History
+    bus: MessageBus
+    runner: Runner
+
+
+STATE_KEY = web.AppKey("wan_i2v_worker", WorkerState)

@@ -1,0 +1,31 @@
+"""The text context is trimmed to its tokens and zero-padded to 512, as the official model does."""
+
+from __future__ import annotations
+
+import torch
+
+from comfy_nodes.models import loaders
+from comfy_nodes.pipeline import text
+
+
+def test_context_is_zero_padded_to_512(demo_paths):
+    encoder = loaders.load_text_encoder(demo_paths["text_encoders"])
+    states = text.encode_text(encoder, "a cat on a boat")
+    n = len(encoder.tokenizer.encode("a cat on a boat", 512))
+    assert states.shape == (1, 512, 64)
+    assert torch.count_nonzero(states[0, n:]) == 0
+    assert torch.all(states[0, :n].abs().sum(-1) > 0)
+
+
+def test_padding_changes_the_transformer_output(demo_paths):
+    """Why we pad: feeding the unpadded context gives a different prediction."""
+    encoder = loaders.load_text_encoder(demo_paths["text_encoders"])
+    transformer = loaders.load_transformer(demo_paths["diffusion_models"]).transformer
+    padded = text.encode_text(encoder, "a cat on a boat")
+    n = len(encoder.tokenizer.encode("a cat on a boat", 512))
+    torch.manual_seed(0)
+    common = dict(hidden_states=torch.randn(1, 36, 1, 4, 4), timestep=torch.tensor([700.0]),
+                  encoder_hidden_states_image=torch.randn(1, 257, 64), return_dict=False)  # fmt: skip
+    out_padded = transformer(encoder_hidden_states=padded, **common)[0]
+    out_trimmed = transformer(encoder_hidden_states=padded[:, :n], **common)[0]
+    assert not torch.allclose(out_padded, out_trimmed, atol=1e-6)
