@@ -1,7 +1,95 @@
-"""`wan-i2v comfy ...` (to be filled in)."""
+"""`wan-i2v comfy install|launch`: put the node pack into a ComfyUI checkout and run it on each GPU."""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(help="comfy commands", no_args_is_help=True)
+app = typer.Typer(help="Use the node pack in a real ComfyUI: install it, launch one ComfyUI per GPU.", no_args_is_help=True)
+
+ComfyDir = Annotated[Path, typer.Option("--comfyui-dir", help="The ComfyUI checkout (the folder holding main.py).")]
+PythonOpt = Annotated[
+    Path | None,
+    typer.Option("--python", help="Python that runs ComfyUI (default: COMFYUI_DIR/.venv/bin/python if present, else this one)."),
+]
+
+
+@app.command("install")
+def install(
+    comfyui_dir: ComfyDir,
+    copy: Annotated[bool, typer.Option("--copy", help="Copy the pack instead of linking to it.")] = False,
+    python: PythonOpt = None,
+    name: Annotated[str, typer.Option(help="Folder name under custom_nodes/.")] = "comfy_nodes",
+    force: Annotated[bool, typer.Option(help="Replace whatever is already at custom_nodes/NAME.")] = False,
+    requirements: Annotated[bool, typer.Option(help="pip-install the pack's requirements into ComfyUI's Python.")] = True,
+) -> None:
+    """Link (or copy) the WAN I2V node pack into COMFYUI_DIR/custom_nodes and install its requirements."""
+    from orchestrator.worker import comfy_install
+
+    try:
+        target = comfy_install.install_pack(comfyui_dir, copy=copy, name=name, force=force)
+        typer.echo(f"{'Copied' if copy else 'Linked'} the node pack to {target}.")
+        if requirements:
+            interpreter = python or comfy_install.default_python(comfyui_dir)
+            typer.echo(f"Installing the pack's requirements with {interpreter} ...")
+            comfy_install.install_requirements(interpreter)
+    except comfy_install.ComfyInstallError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo("Done. Restart ComfyUI to load the nodes (category 'WAN I2V').")
+
+
+@app.command("launch")
+def launch(
+    comfyui_dir: ComfyDir,
+    gpus: Annotated[str, typer.Option(help="GPU indices, one ComfyUI each (ignored with --cpu).")] = "0",
+    base_port: Annotated[int, typer.Option(help="Port of the first instance; the next ones count up from it.")] = 8188,
+    python: PythonOpt = None,
+    listen: Annotated[str, typer.Option(help="Address the instances listen on.")] = "127.0.0.1",
+    cpu: Annotated[bool, typer.Option("--cpu", help="Run a single instance on the CPU.")] = False,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Per-instance output/temp folders and logs (default: COMFYUI_DIR/wan_i2v_instances).")
+    ] = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each instance to answer.")] = 300.0,
+) -> None:
+    """Start one ComfyUI per GPU (main.py --cuda-device N --port BASE+i), wait until all answer, stop all on Ctrl-C."""
+    from orchestrator.worker import comfy_install, comfy_launch
+
+    try:
+        checkout = comfy_install.check_checkout(comfyui_dir)
+        specs = comfy_launch.plan_instances(
+            checkout,
+            python=python or comfy_install.default_python(checkout),
+            gpus=[] if cpu else comfy_launch.parse_gpus(gpus),
+            cpu=cpu,
+            base_port=base_port,
+            listen=listen,
+            work_dir=work_dir,
+        )
+        instances = comfy_launch.start_instances(specs)
+    except (comfy_install.ComfyInstallError, comfy_launch.ComfyLaunchError) as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+
+    try:
+        typer.echo(f"Starting {len(instances)} ComfyUI instance(s); logs in {specs[0].log_path.parent.parent} ...")
+        comfy_launch.wait_until_ready(instances, timeout=timeout)
+        for instance in instances:
+            typer.echo(f"  {instance.spec.label}: {instance.spec.url}  (log: {instance.spec.log_path})")
+        typer.echo("Ready. Press Ctrl-C to stop them all.")
+        while (dead := comfy_launch.first_exited(instances)) is None:
+            time.sleep(1.0)
+        spec = dead.spec
+        typer.echo(f"Error: ComfyUI on port {spec.port} exited with code {dead.process.returncode}; see {spec.log_path}.", err=True)
+        raise typer.Exit(code=1)
+    except comfy_launch.ComfyLaunchError as exc:
+        typer.echo(f"Error: {exc}", err=True)
+        raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:
+        typer.echo("\nStopping ...")
+    finally:
+        comfy_launch.stop_instances(instances)
+    typer.echo("Stopped.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import comfy, models, run, worker, workflows
+from . import comfy, demo, models, run, worker, workflows
 
 app = typer.Typer(
     name="wan-i2v",
@@ -14,6 +14,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command("run")(run.run)
+app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(workflows.app, name="workflows")
 app.command("worker")(worker.worker)

@@ -1,8 +1,44 @@
-"""`wan-i2v worker` (to be filled in)."""
+"""`wan-i2v worker`: serve the embedded ComfyUI-compatible worker."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+from typing import Annotated
 
-def worker() -> None:
-    """Serve the embedded ComfyUI-compatible worker."""
-    raise NotImplementedError
+import typer
+
+
+def worker(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8188,
+    models: Annotated[
+        Path | None, typer.Option(help="Models folder in ComfyUI's layout (default: $WAN_MODELS_DIR or ./models).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder for input/, output/ and temp/ (default: $WAN_DATA_DIR or ./data).")
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MB.")] = 100,
+    max_history: Annotated[int, typer.Option(help="Finished prompts kept in /history.")] = 10000,
+) -> None:
+    """Serve ComfyUI's HTTP + websocket protocol with the WAN I2V nodes; models load when a prompt needs them."""
+    import comfy_nodes
+    from orchestrator.worker import WorkerConfig, create_app, serve
+
+    models = models or Path(os.environ.get("WAN_MODELS_DIR", "models"))
+    data = data or Path(os.environ.get("WAN_DATA_DIR", "data"))
+    config = WorkerConfig(
+        data_dir=data.resolve(), models_dir=models.resolve(), max_upload_mb=max_upload_mb, max_history=max_history
+    )
+    app = create_app(config, comfy_nodes.NODE_CLASS_MAPPINGS, comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS)
+
+    def ready(url: str) -> None:
+        typer.echo(f"WAN I2V worker ({len(comfy_nodes.NODE_CLASS_MAPPINGS)} nodes) listening on {url}", err=False)
+        typer.echo(f"  models: {config.models_dir}\n  data:   {config.data_dir}\nPress Ctrl-C to stop.")
+
+    try:
+        serve(app, host, port, on_ready=ready)
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(code=1) from None
+    typer.echo("Stopped.")

@@ -1,8 +1,8 @@
 """Errors raised by the executor.
 
-    PromptValidationError   the prompt was rejected before anything ran (ComfyUI's 400 body)
-    ExecutionFailed         a node raised; carries what ComfyUI's `execution_error` event carries
-    ExecutionInterrupted    an interrupt was requested; carries `execution_interrupted`'s fields
+PromptValidationError   the prompt was rejected before anything ran (ComfyUI's 400 body)
+ExecutionFailed         a node raised; carries what ComfyUI's `execution_error` event carries
+ExecutionInterrupted    an interrupt was requested; carries `execution_interrupted`'s fields
 """
 
 from __future__ import annotations

@@ -206,7 +206,9 @@ def _entry(cls: type, returned: Any) -> CacheEntry:
         raise TypeError(f"{cls.__name__}.{cls.FUNCTION} returned {type(result).__name__}; a node must return a tuple of outputs.")
     declared = return_types(cls)
     if result and len(result) != len(declared):
-        raise TypeError(f"{cls.__name__}.{cls.FUNCTION} returned {len(result)} value(s) but declares {len(declared)} output(s) {declared}.")
+        raise TypeError(
+            f"{cls.__name__}.{cls.FUNCTION} returned {len(result)} value(s) but declares {len(declared)} output(s) {declared}."
+        )
     if ui is not None and not isinstance(ui, dict):
         raise TypeError(f"{cls.__name__}.{cls.FUNCTION} returned a 'ui' that is not a dict.")
     return CacheEntry(tuple(result), ui)

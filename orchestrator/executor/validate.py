@@ -39,14 +39,16 @@ class ValidatedPrompt:
     node_errors: dict[str, Any] = field(default_factory=dict)  # why other outputs were dropped
 
 
-def validate_prompt(
-    prompt: Any, node_classes: Mapping[str, type], *, targets: Collection[str] | None = None
-) -> ValidatedPrompt:
+def validate_prompt(prompt: Any, node_classes: Mapping[str, type], *, targets: Collection[str] | None = None) -> ValidatedPrompt:
     """Validate `prompt` against `node_classes`; `targets` limits which output nodes run."""
     work = _normalised(prompt, node_classes)
     wanted = None if targets is None else {str(t) for t in targets}
     outputs = sorted(
-        (nid for nid, node in work.items() if is_output_node(node_classes[node["class_type"]]) and (wanted is None or nid in wanted)),
+        (
+            nid
+            for nid, node in work.items()
+            if is_output_node(node_classes[node["class_type"]]) and (wanted is None or nid in wanted)
+        ),
         key=node_sort_key,
     )
     if not outputs:
@@ -67,7 +69,8 @@ def validate_prompt(
         for node_id in sorted(upstream(work, [output]), key=node_sort_key):
             if checker.errors.get(node_id):
                 entry = node_errors.setdefault(
-                    node_id, {"errors": checker.errors[node_id], "dependent_outputs": [], "class_type": work[node_id]["class_type"]}
+                    node_id,
+                    {"errors": checker.errors[node_id], "dependent_outputs": [], "class_type": work[node_id]["class_type"]},
                 )
                 entry["dependent_outputs"].append(output)
     if not passed:
@@ -86,7 +89,9 @@ def _normalised(prompt: Any, node_classes: Mapping[str, type]) -> dict[str, Any]
     """A deep copy with string ids and [str, int] links; rejects malformed nodes and unknown classes."""
     if not isinstance(prompt, dict):
         raise PromptValidationError(
-            _top_error("invalid_prompt", "The prompt must be a JSON object mapping node ids to nodes.", f"Got {type(prompt).__name__}.")
+            _top_error(
+                "invalid_prompt", "The prompt must be a JSON object mapping node ids to nodes.", f"Got {type(prompt).__name__}."
+            )
         )
     work: dict[str, Any] = {}
     for raw_id, node in prompt.items():
@@ -94,7 +99,9 @@ def _normalised(prompt: Any, node_classes: Mapping[str, type]) -> dict[str, Any]
         where = f"Node ID '#{node_id}'"
         if not isinstance(node, dict):
             raise PromptValidationError(
-                _top_error("invalid_prompt", f"Cannot execute because node {node_id} is not an object with class_type and inputs.", where)
+                _top_error(
+                    "invalid_prompt", f"Cannot execute because node {node_id} is not an object with class_type and inputs.", where
+                )
             )
         if "class_type" not in node:
             raise PromptValidationError(
@@ -113,12 +120,14 @@ def _normalised(prompt: Any, node_classes: Mapping[str, type]) -> dict[str, Any]
         inputs = node.get("inputs", {})
         if not isinstance(inputs, dict):
             raise PromptValidationError(
-                _top_error("invalid_prompt", f"Cannot execute because the inputs of node {node_id} ({class_type}) are not an object.", where)
+                _top_error(
+                    "invalid_prompt",
+                    f"Cannot execute because the inputs of node {node_id} ({class_type}) are not an object.",
+                    where,
+                )
             )
         node = copy.deepcopy(node)
-        node["inputs"] = {
-            name: [str(v[0]), v[1]] if well_formed_link(v) else v for name, v in node.get("inputs", {}).items()
-        }
+        node["inputs"] = {name: [str(v[0]), v[1]] if well_formed_link(v) else v for name, v in node.get("inputs", {}).items()}
         work[node_id] = node
     return work
 
@@ -165,7 +174,9 @@ class _Checker:
                 continue
             if name not in inputs:
                 if spec.category == "required":
-                    fix = f"Give it a {_type_text(spec)} value." if spec.is_widget else f"Link it to an output of type {spec.type}."
+                    fix = (
+                        f"Give it a {_type_text(spec)} value." if spec.is_widget else f"Link it to an output of type {spec.type}."
+                    )
                     errors.append(_input_error("required_input_missing", "Required input is missing", ref, name, fix, name))
                 continue
             value = inputs[name]
@@ -227,17 +238,32 @@ class _Checker:
         """(error or None, whether the linked node validated)."""
         extra = {"input_config": values.input_config(spec), "received_value": value}
         if not well_formed_link(value):
-            fix = "A link must be [node_id, output_index]; wrap a literal list as {\"__value__\": [...]}."
-            return _input_error("bad_linked_input", "Bad linked input, must be a length-2 list of [node_id, slot_index]", ref, name, fix, name, extra), True
+            fix = 'A link must be [node_id, output_index]; wrap a literal list as {"__value__": [...]}.'
+            return _input_error(
+                "bad_linked_input",
+                "Bad linked input, must be a length-2 list of [node_id, slot_index]",
+                ref,
+                name,
+                fix,
+                name,
+                extra,
+            ), True
         source_id, slot = value
         if source_id not in self.prompt:
             fix = f"It links to node {source_id}, which is not in the prompt."
-            return _input_error("bad_linked_input", "Bad linked input, linked node does not exist", ref, name, fix, name, extra), True
+            return _input_error(
+                "bad_linked_input", "Bad linked input, linked node does not exist", ref, name, fix, name, extra
+            ), True
         source_class = self.prompt[source_id]["class_type"]
         outputs = return_types(self.classes[source_class])
         if not 0 <= slot < len(outputs):
-            fix = f"Node {source_id} ({source_class}) has {len(outputs)} output(s); use an output index from 0 to {len(outputs) - 1}."
-            return _input_error("bad_linked_input", f"Bad linked input, output index {slot} out of range", ref, name, fix, name, extra), True
+            fix = (
+                f"Node {source_id} ({source_class}) has {len(outputs)} output(s); "
+                f"use an output index from 0 to {len(outputs) - 1}."
+            )
+            return _input_error(
+                "bad_linked_input", f"Bad linked input, output index {slot} out of range", ref, name, fix, name, extra
+            ), True
         received_type = outputs[slot]
         received[name] = received_type
         if not custom_types and not values.type_matches(received_type, spec.type):
@@ -247,7 +273,9 @@ class _Checker:
             )
             details = f"{name}, received_type({received_type}) mismatch input_type({_type_text(spec)})"
             extra = {"input_config": values.input_config(spec), "received_type": received_type, "linked_node": value}
-            return _input_error("return_type_mismatch", "Return type mismatch between linked nodes", ref, name, fix, details, extra), True
+            return _input_error(
+                "return_type_mismatch", "Return type mismatch between linked nodes", ref, name, fix, details, extra
+            ), True
         return None, self.check(source_id)
 
     def _check_literal(
@@ -279,7 +307,9 @@ class _Checker:
         if spec.is_combo and not _in_choices(value, spec.type):
             listed = values.choices_text(spec.type)
             fix = f"Allowed values: {listed}."
-            return _input_error("value_not_in_list", "Value not in list", ref, name, fix, f"{name}: {value!r} not in {listed}", extra)
+            return _input_error(
+                "value_not_in_list", "Value not in list", ref, name, fix, f"{name}: {value!r} not in {listed}", extra
+            )
         return None
 
     def _run_custom(

@@ -71,8 +71,8 @@ def bounds_text(options: dict[str, Any]) -> str:
 
 
 def choices_text(choices: list[Any] | tuple[Any, ...]) -> str:
-    if not choices:
-        return "(no choices available)"
+    if not any(c != "" for c in choices):  # loaders list [""] when no model file is installed
+        return "(none available)"
     if len(choices) > MAX_LISTED_CHOICES:
         sample = ", ".join(repr(c) for c in choices[:5])
         return f"(list of length {len(choices)}, e.g. {sample}, ...)"

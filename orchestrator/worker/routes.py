@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from orchestrator.executor import PromptValidationError, validate_prompt
 
@@ -210,6 +211,8 @@ class _Routes:
         except web.HTTPRequestEntityTooLarge:
             limit = self.s.config.max_upload_mb
             return _bad_request("upload_too_large", f"The upload is larger than the {limit:g} MB limit", "", status=413)
+        except (HttpProcessingError, ValueError) as exc:
+            return _bad_request("invalid_upload", "The multipart body could not be read", str(exc))
         image = post.get("image")
         if not isinstance(image, web.FileField):
             return _bad_request("invalid_upload", "Send the image as a multipart file field named 'image'")

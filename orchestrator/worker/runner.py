@@ -120,7 +120,7 @@ class _PromptRun(ExecutionHooks):
                 "exception_type": exc.exception_type,
                 "traceback": list(exc.traceback),
                 "current_inputs": exc.current_inputs,
-                "current_outputs": list(self.outputs),
+                "current_outputs": list(exc.executed),
             },
         )
         return self._entry("error", False)
@@ -209,12 +209,11 @@ class Runner:
             self._apply_flags(self.queue.take_flags())
 
     def _run(self, item: QueueItem) -> None:
-        # A global interrupt is a flag; like ComfyUI, a new prompt starts with it cleared.
-        host.clear_interrupt()
         run = _PromptRun(self, item)
         self.client_id = run.client_id
         try:
-            result = self.executor.execute(item.validated, item.prompt_id, run)
+            extra_data = {**item.extra_data, **item.sensitive}
+            result = self.executor.execute(item.validated, item.prompt_id, run, extra_data=extra_data)
             entry = run.succeeded(result.outputs)
         except ExecutionInterrupted as exc:
             entry = run.interrupted(exc)

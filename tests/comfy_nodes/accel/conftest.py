@@ -34,6 +34,12 @@ def tiny_model() -> WanTransformer3DModel:
 
 
 @pytest.fixture
+def tiny_factory() -> Callable[..., WanTransformer3DModel]:
+    """Builds more tiny models (same weights for the same seed)."""
+    return build_tiny
+
+
+@pytest.fixture
 def tiny_inputs() -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(1)
     return {

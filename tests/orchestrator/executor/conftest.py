@@ -170,7 +170,11 @@ def build_fake_nodes() -> FakeNodes:
 
         @classmethod
         def VALIDATE_INPUTS(cls, input_types: dict) -> bool | str:
-            return True if input_types.get("thing") in ("INT", "FLOAT") else f"thing must be INT or FLOAT, got {input_types.get('thing')}"
+            return (
+                True
+                if input_types.get("thing") in ("INT", "FLOAT")
+                else f"thing must be INT or FLOAT, got {input_types.get('thing')}"
+            )
 
         def run(self, thing: Any) -> tuple[int]:
             calls.append("AnyType")

@@ -93,7 +93,10 @@ def test_required_input_missing(fake):
     ],
 )
 def test_int_bounds_and_conversion(fake, value, type_, fragment):
-    prompt = {"1": {"class_type": "Number", "inputs": {"value": value}}, "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}}}
+    prompt = {
+        "1": {"class_type": "Number", "inputs": {"value": value}},
+        "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}},
+    }
     with pytest.raises(PromptValidationError) as info:
         validate_prompt(prompt, fake.classes)
     error = only_error(info.value, "1")
@@ -150,7 +153,10 @@ def test_return_type_mismatch_and_star_matches_anything(fake):
 
 
 def test_literal_given_where_a_link_is_required(fake):
-    prompt = {"1": {"class_type": "AnyType", "inputs": {"thing": 3}}, "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}}}
+    prompt = {
+        "1": {"class_type": "AnyType", "inputs": {"thing": 3}},
+        "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}},
+    }
     with pytest.raises(PromptValidationError) as info:
         validate_prompt(prompt, fake.classes)
     assert only_error(info.value, "1")["type"] == "invalid_input_type"
@@ -158,7 +164,10 @@ def test_literal_given_where_a_link_is_required(fake):
 
 def test_custom_validation_failed_and_exception(fake):
     def prompt(value: int) -> dict:
-        return {"1": {"class_type": "Odd", "inputs": {"value": value}}, "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}}}
+        return {
+            "1": {"class_type": "Odd", "inputs": {"value": value}},
+            "2": {"class_type": "ShowInt", "inputs": {"value": ["1", 0]}},
+        }
 
     assert validate_prompt(prompt(3), fake.classes).outputs == ["2"]
     with pytest.raises(PromptValidationError) as info:

@@ -1,0 +1,109 @@
+"""Run one released workflow in-process: bind parameters, validate, execute, collect the video."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from comfy_nodes import NODE_CLASS_MAPPINGS, host
+from comfy_nodes.video import ffmpeg
+from comfy_nodes.video.images import load_image_file
+
+from .errors import RunError
+from .executor import ExecutionHooks, Executor, validate_prompt
+from .workflows import bind, get_workflow
+
+ProgressCallback = Callable[[str, str, int, int], None]  # node_id, class_type, value, total
+
+
+@dataclass
+class RunRequest:
+    workflow: str  # name or name@version
+    image: Path
+    out: Path
+    models: Path
+    params: dict[str, Any] = field(default_factory=dict)  # manifest parameters (strings are converted)
+
+
+class _Hooks(ExecutionHooks):
+    def __init__(self, prompt: dict, on_progress: ProgressCallback | None) -> None:
+        self.prompt = prompt
+        self.on_progress_cb = on_progress
+        self.started: dict[str, float] = {}
+        self.ui: dict[str, dict] = {}
+
+    def on_executing(self, prompt_id: str, node_id: str, class_type: str) -> None:
+        self.started[node_id] = time.perf_counter()
+        if self.on_progress_cb:
+            self.on_progress_cb(node_id, class_type, 0, 0)
+
+    def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
+        if self.on_progress_cb:
+            self.on_progress_cb(node_id, self.prompt[node_id]["class_type"], value, total)
+
+    def on_executed(self, prompt_id: str, node_id: str, ui: dict) -> None:
+        self.ui[node_id] = ui
+
+
+def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Run the workflow and move its video to request.out. Returns the run summary."""
+    load_image_file(request.image)  # fail early, with a clear message, on an unreadable image
+    workflow = get_workflow(request.workflow)
+    fmt = "webm" if request.out.suffix.lower() == ".webm" else "mp4"
+    params = {"format": fmt, **request.params}
+
+    host.set_models_dir(request.models)
+    with tempfile.TemporaryDirectory(prefix="wan-i2v-run-") as tmp:
+        tmp_path = Path(tmp)
+        host.set_io_dirs(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp")
+        image_name = "start" + request.image.suffix.lower()
+        shutil.copyfile(request.image, host.input_dir() / image_name)
+        prompt = bind(workflow, params, image=image_name)
+
+        validated = validate_prompt(prompt, NODE_CLASS_MAPPINGS)
+        hooks = _Hooks(prompt, on_progress)
+        started = time.perf_counter()
+        result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
+        total = time.perf_counter() - started
+        video, poster = _collect(result.outputs, request.out)
+
+    info = ffmpeg.probe_video(video)
+    stats = [s for ui in result.outputs.values() for s in ui.get("wan_stats", [])]
+    return {
+        "ok": True,
+        "workflow": workflow.ref,
+        "workflow_hash": workflow.content_hash,
+        "video": str(video),
+        "poster": str(poster) if poster else None,
+        "video_info": {"codec": info.codec, "width": info.width, "height": info.height, "fps": info.fps, "num_frames": info.num_frames},
+        "parameters": params,
+        "timings": {
+            node_id: {"class_type": prompt[node_id]["class_type"], "seconds": round(seconds, 4)}
+            for node_id, seconds in result.timings.items()
+        },
+        "total_seconds": round(total, 3),
+        "sampler": stats[0] if len(stats) == 1 else stats,
+    }
+
+
+def _collect(outputs: dict[str, dict], out: Path) -> tuple[Path, Path | None]:
+    """Move the saved video (and its poster) from the run's output folder to `out`."""
+    for ui in outputs.values():
+        for item in ui.get("images", []):
+            name = str(item.get("filename", ""))
+            if item.get("type") == "output" and name.endswith((".mp4", ".webm")):
+                source = host.output_dir() / item.get("subfolder", "") / name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(source, out)
+                poster_src = source.with_suffix(".png")
+                poster = None
+                if poster_src.exists():
+                    poster = out.with_suffix(".png")
+                    shutil.move(poster_src, poster)
+                return out, poster
+    raise RunError("The workflow finished without saving a video; it needs a WanI2VSaveVideo node.")

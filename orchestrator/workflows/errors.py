@@ -1,0 +1,25 @@
+"""Errors raised by the workflow registry.
+
+WorkflowError
+├── WorkflowNotFoundError   no released workflow by that name or version
+├── WorkflowFormatError     a manifest, API or UI file is malformed
+└── WorkflowParameterError  an unknown parameter, or a value of the wrong type or out of bounds
+"""
+
+from __future__ import annotations
+
+
+class WorkflowError(Exception):
+    """Base class of the registry's errors."""
+
+
+class WorkflowNotFoundError(WorkflowError):
+    pass
+
+
+class WorkflowFormatError(WorkflowError):
+    pass
+
+
+class WorkflowParameterError(WorkflowError):
+    pass

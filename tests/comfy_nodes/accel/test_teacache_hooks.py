@@ -1,0 +1,207 @@
+"""TeaCache hooks on a tiny random WAN transformer."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from comfy_nodes.accel import teacache
+from comfy_nodes.errors import ParameterError
+
+STEPS = 8
+TIMESTEPS = [1000.0 * (1 - i / STEPS) for i in range(STEPS)]
+IDENTITY_POLY = (1.0, 0.0)  # rescale(rel) == rel, so skips are easy to predict
+
+
+def _hook_names(model: torch.nn.Module) -> set[str]:
+    return {name for m in model.modules() if hasattr(m, "_diffusers_hook") for name in m._diffusers_hook.hooks}
+
+
+def _per_step_skips(model, inputs, run_loop, timesteps) -> tuple[list[torch.Tensor], list[int]]:
+    """Outputs, and for each step how many passes (cond + uncond) were skipped."""
+    skipped_after: list[int] = []
+
+    def record(_: int) -> None:
+        skipped_after.append(sum(b["skipped"] for b in teacache.teacache_stats(model).values()))
+
+    outputs = run_loop(model, inputs, timesteps, after_step=record)
+    per_step = [b - a for a, b in zip([0] + skipped_after[:-1], skipped_after)]
+    return outputs, per_step
+
+
+def test_threshold_zero_is_bit_identical(tiny_model, tiny_inputs, run_loop):
+    reference = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=0.0).for_run(STEPS, "480p"))
+    cached = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+
+    assert all(torch.equal(a, b) for a, b in zip(reference, cached))
+    assert teacache.teacache_stats(tiny_model) == {
+        "cond": {"computed": STEPS, "skipped": 0},
+        "uncond": {"computed": STEPS, "skipped": 0},
+    }
+
+
+def test_remove_restores_the_original_forward(tiny_model, tiny_inputs, run_loop):
+    reference = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=5.0).for_run(STEPS, "480p"))
+    assert {"wan_teacache_head", "wan_teacache_block", "wan_teacache_indicator"} <= _hook_names(tiny_model)
+    skipping = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    assert not all(torch.equal(a, b) for a, b in zip(reference, skipping))
+
+    teacache.remove_teacache(tiny_model)
+
+    assert _hook_names(tiny_model) == set()
+    assert not teacache.is_active(tiny_model)
+    assert teacache.teacache_stats(tiny_model) == {}
+    restored = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    assert all(torch.equal(a, b) for a, b in zip(reference, restored))
+
+
+def test_constant_input_skips_every_eligible_step(tiny_model, tiny_inputs, run_loop):
+    # Same timestep every step: the indicator does not move (rel = 0), so every step
+    # that may be skipped is skipped: all but step 0 (start_step 1) and the last step.
+    config = teacache.TeaCacheConfig(threshold=0.1, coefficients=IDENTITY_POLY, num_steps=STEPS)
+    reference = run_loop(tiny_model, tiny_inputs, [500.0] * STEPS)
+    teacache.apply_teacache(tiny_model, config)
+
+    cached, per_step = _per_step_skips(tiny_model, tiny_inputs, run_loop, [500.0] * STEPS)
+
+    assert per_step == [0] + [2] * (STEPS - 2) + [0]
+    assert teacache.teacache_stats(tiny_model) == {
+        "cond": {"computed": 2, "skipped": STEPS - 2},
+        "uncond": {"computed": 2, "skipped": STEPS - 2},
+    }
+    # Identical inputs: input + cached residual reproduces the computed output (up to rounding).
+    for a, b in zip(reference, cached):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-5)
+
+
+def test_skip_pattern_follows_the_accumulated_indicator_change(tiny_model, tiny_inputs, run_loop):
+    # Recompute the rule independently from the embedder's `temb` and compare step by step.
+    threshold = 1.5  # the tiny model's indicator moves 0.5-1.2 per step
+    with torch.no_grad():
+        temb = [
+            tiny_model.condition_embedder(torch.tensor([t]), tiny_inputs["encoder_hidden_states"])[0]
+            for t in TIMESTEPS
+        ]
+    expected, accumulated = [], 0.0
+    for i in range(STEPS):
+        if i == 0 or i == STEPS - 1:
+            expected.append(0)
+            accumulated = 0.0
+            continue
+        accumulated += ((temb[i] - temb[i - 1]).abs().mean() / temb[i - 1].abs().mean()).item()
+        if accumulated < threshold:
+            expected.append(2)
+        else:
+            expected.append(0)
+            accumulated = 0.0
+    assert 0 < sum(expected) < 2 * (STEPS - 2), "pick a threshold that both skips and computes"
+
+    config = teacache.TeaCacheConfig(threshold=threshold, coefficients=IDENTITY_POLY, num_steps=STEPS)
+    teacache.apply_teacache(tiny_model, config)
+    _, per_step = _per_step_skips(tiny_model, tiny_inputs, run_loop, TIMESTEPS)
+
+    assert per_step == expected
+
+
+def test_state_resets_between_runs(tiny_model, tiny_inputs, run_loop):
+    teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=5.0).for_run(STEPS, "480p"))
+    first = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    first_stats = teacache.teacache_stats(tiny_model)
+    second = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+
+    assert teacache.teacache_stats(tiny_model) == first_stats  # counts are per run, not cumulative
+    assert first_stats["cond"]["skipped"] > 0
+    assert all(torch.equal(a, b) for a, b in zip(first, second))
+
+    # Re-applying (a new sampler run) starts from scratch as well.
+    teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=5.0).for_run(STEPS, "480p"))
+    third = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    assert all(torch.equal(a, b) for a, b in zip(first, third))
+
+
+def test_step_index_from_the_cache_context_starts_a_new_run(tiny_model, tiny_inputs, run_forward):
+    config = teacache.TeaCacheConfig(threshold=0.1, coefficients=IDENTITY_POLY, num_steps=STEPS)
+    teacache.apply_teacache(tiny_model, config)
+    for _ in range(2):  # a run cut short after 3 steps, then a fresh run
+        for i in range(3):
+            with tiny_model.cache_context("cond", step_index=i):
+                run_forward(tiny_model, tiny_inputs, 500.0)
+    assert teacache.teacache_stats(tiny_model) == {"cond": {"computed": 1, "skipped": 2}}
+
+
+def test_cpu_cache_device_keeps_the_residual_on_cpu(tiny_model, tiny_inputs, run_loop):
+    main = teacache.TeaCacheConfig(threshold=0.1, coefficients=IDENTITY_POLY, num_steps=STEPS)
+    teacache.apply_teacache(tiny_model, main)
+    on_main = run_loop(tiny_model, tiny_inputs, [500.0] * STEPS)
+
+    cpu = teacache.TeaCacheConfig(threshold=0.1, coefficients=IDENTITY_POLY, num_steps=STEPS, cache_device="cpu")
+    teacache.apply_teacache(tiny_model, cpu)
+    on_cpu = run_loop(tiny_model, tiny_inputs, [500.0] * STEPS)
+
+    head = tiny_model.blocks[0]._diffusers_hook.get_hook("wan_teacache_head")
+    residuals = [s.residual for s in head.state_manager._state_cache.values()]
+    assert len(residuals) == 2 and all(r.device.type == "cpu" for r in residuals)
+    assert teacache.teacache_stats(tiny_model)["cond"]["skipped"] == STEPS - 2
+    assert all(torch.equal(a, b) for a, b in zip(on_main, on_cpu))
+
+
+def test_retention_mode_computes_five_steps_and_may_skip_the_last(tiny_model, tiny_inputs, run_loop):
+    config = teacache.TeaCacheConfig(
+        threshold=0.1, coefficients=IDENTITY_POLY, num_steps=STEPS, start_step=5, use_ret_steps=True
+    )
+    teacache.apply_teacache(tiny_model, config)
+    _, per_step = _per_step_skips(tiny_model, tiny_inputs, run_loop, [500.0] * STEPS)
+    assert per_step == [0] * 5 + [2] * (STEPS - 5)
+
+
+def test_end_step_forces_compute_after_it(tiny_model, tiny_inputs, run_loop):
+    config = teacache.TeaCacheSettings(threshold=0.1, start_step=2, end_percent=0.5).for_run(STEPS, "480p")
+    config.coefficients = IDENTITY_POLY
+    teacache.apply_teacache(tiny_model, config)
+    _, per_step = _per_step_skips(tiny_model, tiny_inputs, run_loop, [500.0] * STEPS)
+    assert per_step == [0, 0, 2, 2, 0, 0, 0, 0]
+
+
+def test_settings_resolve_presets_and_bounds():
+    auto = teacache.TeaCacheSettings(threshold=0.26).for_run(40, "480p")
+    assert auto.coefficients == teacache.COEFFICIENTS["480p"]
+    assert (auto.start_step, auto.end_step, auto.use_ret_steps, auto.preset) == (1, 40, False, "480p")
+
+    big = teacache.TeaCacheSettings(threshold=0.25).for_run(30, "720p")
+    assert big.coefficients == teacache.COEFFICIENTS["720p"]
+
+    ret = teacache.TeaCacheSettings(threshold=0.3, start_step=2, coefficients="720p_ret", end_percent=0.9).for_run(40, "480p")
+    assert ret.coefficients == teacache.COEFFICIENTS["720p_ret"]
+    assert (ret.start_step, ret.end_step, ret.use_ret_steps) == (5, 36, True)
+
+    explicit = teacache.TeaCacheSettings(threshold=0.3, start_step=3, end_step=10, end_percent=0.1).for_run(20, "480p")
+    assert (explicit.start_step, explicit.end_step) == (3, 10)
+    assert teacache.TeaCacheSettings(threshold=0.3, start_step=50).for_run(20, "480p").start_step == 20
+
+    # Horner evaluation matches numpy-style poly1d, highest power first.
+    assert auto.rescale(0.1) == pytest.approx(sum(c * 0.1 ** (4 - i) for i, c in enumerate(auto.coefficients)))
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"threshold": -0.1},
+        {"start_step": -1},
+        {"end_percent": 1.5},
+        {"coefficients": "1080p"},
+        {"cache_device": "disk"},
+        {"start_step": 5, "end_step": 2},
+    ],
+)
+def test_invalid_settings_are_rejected(kwargs):
+    with pytest.raises(ParameterError):
+        teacache.TeaCacheSettings(**kwargs)
+
+
+def test_invalid_config_is_rejected():
+    with pytest.raises(ParameterError):
+        teacache.TeaCacheConfig(threshold=0.2, coefficients=IDENTITY_POLY, num_steps=10, start_step=8, end_step=4)
+    with pytest.raises(ParameterError):
+        teacache.TeaCacheSettings(threshold=0.2).for_run(10, "1080p")

@@ -1,0 +1,112 @@
+"""The output cache between prompts: full reuse, partial re-runs, IS_CHANGED, bounds."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from orchestrator.executor import ExecutionFailed, Executor, validate_prompt
+
+
+def prompt(seed: int = 1, label: str = "x") -> dict:
+    return {
+        "1": {"class_type": "Number", "inputs": {"value": 4}},  # the "model loader"
+        "2": {"class_type": "Number", "inputs": {"value": seed}},  # the "seed"
+        "3": {"class_type": "Add", "inputs": {"a": ["1", 0], "b": ["2", 0]}},
+        "4": {"class_type": "ShowInt", "inputs": {"value": ["3", 0]}},
+        "5": {"class_type": "Settings", "inputs": {"mode": "fast", "scale": 1.0, "flag": True, "label": label}},
+        "6": {"class_type": "Show", "inputs": {"value": ["5", 0]}},
+    }
+
+
+def execute(fake, executor, p, hooks=None, prompt_id="p"):
+    return executor.execute(validate_prompt(p, fake.classes), prompt_id, hooks)
+
+
+def test_identical_prompt_is_served_fully_from_cache(fake, hooks):
+    executor = Executor(fake.classes)
+    first = execute(fake, executor, prompt())
+    calls = list(fake.calls)
+    second = execute(fake, executor, copy.deepcopy(prompt()), hooks, prompt_id="again")
+    assert fake.calls == calls  # no node function was called
+    assert second.executed == []
+    assert second.cached == ["1", "2", "3", "4", "5", "6"]
+    assert second.outputs == first.outputs
+    assert hooks.events[:2] == [("start", "again"), ("cached", ["1", "2", "3", "4", "5", "6"])]
+    # Cached output nodes still report their ui; nothing reports "executing".
+    assert hooks.events[2:] == [("executed", "4", {"value": [5]}), ("executed", "6", first.outputs["6"])]
+
+
+def test_changed_seed_reruns_only_downstream(fake, hooks):
+    executor = Executor(fake.classes)
+    execute(fake, executor, prompt(seed=1))
+    fake.calls.clear()
+    result = execute(fake, executor, prompt(seed=2), hooks)
+    assert result.cached == ["1", "5", "6"]
+    assert result.executed == ["2", "3", "4"]
+    assert fake.calls == ["Number", "Add", "ShowInt"]
+    assert result.outputs["4"] == {"value": [6]}
+    assert ("cached", ["1", "5", "6"]) in hooks.events
+
+
+def test_cache_disabled_runs_everything(fake):
+    executor = Executor(fake.classes, cache=False)
+    execute(fake, executor, prompt())
+    fake.calls.clear()
+    result = execute(fake, executor, prompt())
+    assert result.cached == []
+    assert len(fake.calls) == 6
+    assert len(executor.cache) == 0
+
+
+def is_changed_prompt() -> dict:
+    return {
+        "1": {"class_type": "Clock", "inputs": {"value": 3}},
+        "2": {"class_type": "Add", "inputs": {"a": ["1", 0], "b": 1}},
+        "3": {"class_type": "ShowInt", "inputs": {"value": ["2", 0]}},
+    }
+
+
+def test_is_changed_value_controls_reuse(fake):
+    clock = fake.classes["Clock"]
+    executor = Executor(fake.classes)
+    execute(fake, executor, is_changed_prompt())
+    assert execute(fake, executor, is_changed_prompt()).executed == []
+    clock.token = "b"  # e.g. the file on disk changed
+    assert execute(fake, executor, is_changed_prompt()).executed == ["1", "2", "3"]
+    clock.token = float("nan")  # NaN: always re-run
+    assert execute(fake, executor, is_changed_prompt()).executed == ["1", "2", "3"]
+    assert execute(fake, executor, is_changed_prompt()).executed == ["1", "2", "3"]
+
+
+def test_only_latest_prompt_entries_are_kept_by_default(fake):
+    executor = Executor(fake.classes)
+    execute(fake, executor, prompt(seed=1, label="a"))
+    execute(fake, executor, prompt(seed=2, label="b"))
+    assert len(executor.cache) == 6  # the first prompt's seed/label branches were dropped
+    result = execute(fake, executor, prompt(seed=1, label="a"))
+    assert result.cached == ["1"]
+
+
+def test_lru_keeps_older_entries(fake):
+    executor = Executor(fake.classes, cache_lru=10)
+    execute(fake, executor, prompt(seed=1, label="a"))
+    execute(fake, executor, prompt(seed=2, label="b"))
+    result = execute(fake, executor, prompt(seed=1, label="a"))
+    assert result.executed == []
+
+
+def test_outputs_before_a_failure_are_reused(fake):
+    executor = Executor(fake.classes)
+    failing = {
+        "1": {"class_type": "Number", "inputs": {"value": 4}},
+        "2": {"class_type": "Boom", "inputs": {"value": ["1", 0]}},
+        "3": {"class_type": "ShowInt", "inputs": {"value": ["2", 0]}},
+    }
+    with pytest.raises(ExecutionFailed):
+        execute(fake, executor, failing)
+    fixed = dict(failing, **{"2": {"class_type": "Add", "inputs": {"a": ["1", 0], "b": 1}}})
+    result = execute(fake, executor, fixed)
+    assert result.cached == ["1"]
+    assert result.executed == ["2", "3"]

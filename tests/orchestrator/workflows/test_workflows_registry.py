@@ -1,0 +1,95 @@
+"""The released workflows: lookup, official defaults, content hash, lock."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from orchestrator.workflows import WorkflowNotFoundError, get_workflow, list_workflows, update_lock, verify_lock, workflows_dir
+from orchestrator.workflows.lock import read_lock
+
+
+def test_released_workflows_are_listed():
+    refs = [w.ref for w in list_workflows()]
+    assert "i2v_480p@1" in refs and "i2v_720p@1" in refs
+    assert workflows_dir() == Path(__file__).resolve().parents[3] / "workflows"
+
+
+def test_lookup_by_name_and_version():
+    assert get_workflow("i2v_480p").ref == get_workflow("i2v_480p@1").ref == get_workflow("i2v_480p", 1).ref
+    with pytest.raises(WorkflowNotFoundError, match="Known workflows: .*i2v_480p"):
+        get_workflow("i2v_1080p")
+    with pytest.raises(WorkflowNotFoundError, match="has no version 99. Released versions: 1"):
+        get_workflow("i2v_480p@99")
+    with pytest.raises(WorkflowNotFoundError, match="whole number"):
+        get_workflow("i2v_480p@latest")
+
+
+@pytest.mark.parametrize(("name", "resolution", "shift"), [("i2v_480p", "480p", 3.0), ("i2v_720p", "720p", 5.0)])
+def test_official_defaults(name, resolution, shift):
+    api = get_workflow(name).api
+    by_class = {node["class_type"]: node["inputs"] for node in api.values()}
+    sampler = by_class["WanI2VSampler"]
+    assert (sampler["steps"], sampler["cfg"], sampler["shift"], sampler["scheduler"]) == (40, 5.0, shift, "unipc")
+    assert by_class["WanI2VImageEncode"]["resolution"] == resolution
+    assert by_class["WanI2VImageEncode"]["num_frames"] == 81
+    assert by_class["WanI2VSaveVideo"]["fps"] == 16
+    assert by_class["WanI2VTeaCache"]["threshold"] == 0.0
+    assert by_class["WanI2VSageAttention"]["backend"] == "auto"
+    assert by_class["WanI2VModelLoader"]["model_name"] == f"wan2.1_i2v_{resolution}_14B_bf16.safetensors"
+    assert by_class["WanI2VTextEncoderLoader"]["model_name"] == "umt5_xxl_fp16.safetensors"
+    assert by_class["WanI2VCLIPVisionLoader"]["model_name"] == "clip_vision_h.safetensors"
+    assert by_class["WanI2VVAELoader"]["model_name"] == "wan_2.1_vae.safetensors"
+    # The sampler gets its model through the attention node and its TeaCache settings from the TeaCache node.
+    assert api[sampler["model"][0]]["class_type"] == "WanI2VSageAttention"
+    assert api[sampler["teacache"][0]]["class_type"] == "WanI2VTeaCache"
+
+
+def test_content_hash_is_stable_and_distinct():
+    a, b = get_workflow("i2v_480p"), get_workflow("i2v_720p")
+    assert len(a.content_hash) == 64
+    assert a.content_hash == get_workflow("i2v_480p@1").content_hash
+    assert a.content_hash != b.content_hash
+
+
+def test_released_files_match_the_lock():
+    assert verify_lock() == []
+    assert set(read_lock()) == {w.ref for w in list_workflows()}
+
+
+@pytest.fixture
+def workflows_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "workflows"
+    shutil.copytree(workflows_dir(), root)
+    monkeypatch.setenv("WAN_WORKFLOWS_DIR", str(root))
+    return root
+
+
+def test_a_changed_released_file_is_reported(workflows_copy: Path):
+    manifest = workflows_copy / "i2v_480p" / "1" / "manifest.json"
+    data = json.loads(manifest.read_text(encoding="utf-8"))
+    data["description"] += " (edited)"
+    manifest.write_text(json.dumps(data), encoding="utf-8")
+    problems = verify_lock()
+    assert len(problems) == 1
+    assert "i2v_480p@1/manifest.json changed since it was released" in problems[0]
+    assert update_lock() == []  # the lock never absorbs a change to a released version
+    assert verify_lock() == problems
+
+
+def test_a_new_version_must_be_locked(workflows_copy: Path):
+    shutil.copytree(workflows_copy / "i2v_480p" / "1", workflows_copy / "i2v_480p" / "2")
+    manifest = workflows_copy / "i2v_480p" / "2" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 1', '"version": 2'), encoding="utf-8")
+    assert verify_lock() == ["i2v_480p@2 is not in the lock; run `wan-i2v workflows lock` to release it."]
+    assert get_workflow("i2v_480p").ref == "i2v_480p@2"  # latest
+    assert update_lock(workflows_copy) == ["i2v_480p@2"]
+    assert verify_lock() == []
+
+
+def test_a_removed_version_is_reported(workflows_copy: Path):
+    shutil.rmtree(workflows_copy / "i2v_720p")
+    assert verify_lock() == ["i2v_720p@1 is in the lock but its folder is missing; released versions must stay."]
