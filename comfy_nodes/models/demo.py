@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ..pipeline.image import CLIP_MEAN, CLIP_STD
 from . import convert
 from .tokenizer import SPIECE_KEY
 
@@ -172,10 +173,23 @@ def _transformer() -> torch.nn.Module:
 
 def _write_processor_and_scheduler(folder: Path) -> None:
     from diffusers import UniPCMultistepScheduler
-    from transformers import CLIPImageProcessor
 
     # WAN squashes the image to 224x224 without cropping.
-    CLIPImageProcessor(size={"height": 224, "width": 224}, do_center_crop=False).save_pretrained(folder / "image_processor")
+    processor = {
+        "image_processor_type": "CLIPImageProcessor",
+        "do_resize": True,
+        "size": {"height": 224, "width": 224},
+        "resample": 3,
+        "do_center_crop": False,
+        "do_rescale": True,
+        "rescale_factor": 1 / 255,
+        "do_normalize": True,
+        "image_mean": list(CLIP_MEAN),
+        "image_std": list(CLIP_STD),
+        "do_convert_rgb": True,
+    }
+    (folder / "image_processor").mkdir(exist_ok=True)
+    (folder / "image_processor" / "preprocessor_config.json").write_text(json.dumps(processor, indent=2))
     UniPCMultistepScheduler(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0).save_pretrained(
         folder / "scheduler"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .. import host
+from ..errors import ModelNotFoundError
 from ..models import loaders
 from ..pipeline.types import ClipVision, TextEncoder, Vae, WanModel
 
@@ -13,6 +14,17 @@ DTYPE_TIP = "Compute dtype. auto = bf16 on a GPU, fp32 on the CPU (half precisio
 
 def _model_input(kind: str, tooltip: str) -> tuple:
     return (host.list_models(kind) or [""], {"tooltip": tooltip})
+
+
+def _check_model(kind: str, model_name: str | None) -> bool | str:
+    """Say which file is missing and where we looked, rather than only 'not in list'."""
+    if model_name is None:
+        return True
+    try:
+        host.find_model(kind, model_name)
+    except ModelNotFoundError as exc:
+        return str(exc)
+    return True
 
 
 class WanI2VModelLoader:
@@ -30,6 +42,10 @@ class WanI2VModelLoader:
                 "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
             },
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
+        return _check_model("diffusion_models", model_name)
 
     RETURN_TYPES = ("WAN_MODEL",)
     RETURN_NAMES = ("model",)
@@ -58,6 +74,10 @@ class WanI2VTextEncoderLoader:
             },
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
+        return _check_model("text_encoders", model_name)
+
     RETURN_TYPES = ("WAN_TEXT_ENCODER",)
     RETURN_NAMES = ("text_encoder",)
     OUTPUT_TOOLTIPS = ("umT5 encoder with its SentencePiece tokenizer.",)
@@ -83,6 +103,10 @@ class WanI2VCLIPVisionLoader:
                 "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
             },
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
+        return _check_model("clip_vision", model_name)
 
     RETURN_TYPES = ("WAN_CLIP_VISION",)
     RETURN_NAMES = ("clip_vision",)
@@ -111,6 +135,10 @@ class WanI2VVAELoader:
                 ),
             },
         }
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
+        return _check_model("vae", model_name)
 
     RETURN_TYPES = ("WAN_VAE",)
     RETURN_NAMES = ("vae",)

@@ -21,7 +21,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .graph import accepted_parameters, declared_inputs, is_link
+from .graph import InputSpec, accepted_parameters, is_link
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,20 @@ class OutputCache:
         self._entries.clear()
 
 
-def node_keys(prompt: Mapping[str, Any], order: list[str], node_classes: Mapping[str, type]) -> dict[str, str | None]:
-    """Cache key per node (None: never cached). `order` must list dependencies first."""
+def node_keys(
+    prompt: Mapping[str, Any],
+    order: list[str],
+    node_classes: Mapping[str, type],
+    specs: Mapping[str, Mapping[str, InputSpec]],
+) -> dict[str, str | None]:
+    """Cache key per node (None: never cached). `order` lists dependencies first; `specs` are inputs by class."""
     keys: dict[str, str | None] = {}
     for node_id in order:
         node = prompt[node_id]
         cls = node_classes[node["class_type"]]
         changed = _is_changed(cls, node["inputs"])
         parts: list[Any] = [node["class_type"], repr(changed)]
-        if _depends_on_identity(cls):
+        if _depends_on_identity(cls, specs[node["class_type"]]):
             parts.append(node_id)
         key_ok = not _always_rerun(changed)
         for name in sorted(node["inputs"]):
@@ -106,14 +111,11 @@ def _always_rerun(changed: Any) -> bool:
     return isinstance(changed, float) and math.isnan(changed)
 
 
-def _depends_on_identity(cls: type) -> bool:
+def _depends_on_identity(cls: type, specs: Mapping[str, InputSpec]) -> bool:
     # As ComfyUI: nodes that are not idempotent, or that read their own id, are keyed per node.
     if getattr(cls, "NOT_IDEMPOTENT", False):
         return True
-    try:
-        return any(spec.type == "UNIQUE_ID" for spec in declared_inputs(cls).values() if spec.category == "hidden")
-    except Exception:
-        return True
+    return any(spec.type == "UNIQUE_ID" for spec in specs.values() if spec.category == "hidden")
 
 
 def _digest(parts: list[Any]) -> str:

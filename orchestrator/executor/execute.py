@@ -20,7 +20,7 @@ from comfy_nodes import host
 
 from .cache import CacheEntry, OutputCache, node_keys
 from .errors import ExecutionFailed, ExecutionInterrupted
-from .graph import declared_inputs, is_link, return_types, topological_order, upstream
+from .graph import InputSpec, declared_inputs, is_link, return_types, topological_order, upstream
 from .validate import ValidatedPrompt
 
 
@@ -74,8 +74,10 @@ class Executor:
             self.cache.clear()
         prompt = validated.prompt
         order = topological_order(prompt, upstream(prompt, validated.outputs))
-        keys = node_keys(prompt, order, self.node_classes)
-        run = _Run(self, prompt, prompt_id, hooks, dict(extra_data or {}))
+        # INPUT_TYPES may scan folders (models, input images): read each class's once per run.
+        specs = {ct: declared_inputs(self.node_classes[ct]) for ct in {prompt[n]["class_type"] for n in order}}
+        keys = node_keys(prompt, order, self.node_classes, specs)
+        run = _Run(self, prompt, prompt_id, hooks, dict(extra_data or {}), specs)
         hooks.on_start(prompt_id)
         cached = [node_id for node_id in order if keys[node_id] in self.cache]
         hooks.on_cached(prompt_id, cached)
@@ -98,9 +100,16 @@ class _Run:
     """The state of one execution: produced values, finished nodes, the result so far."""
 
     def __init__(
-        self, executor: Executor, prompt: dict[str, Any], prompt_id: str, hooks: ExecutionHooks, extra_data: dict[str, Any]
+        self,
+        executor: Executor,
+        prompt: dict[str, Any],
+        prompt_id: str,
+        hooks: ExecutionHooks,
+        extra_data: dict[str, Any],
+        specs: Mapping[str, Mapping[str, InputSpec]],
     ) -> None:
         self.classes = executor.node_classes
+        self.specs = specs
         self.prompt = prompt
         self.prompt_id = prompt_id
         self.hooks = hooks
@@ -126,7 +135,7 @@ class _Run:
         try:
             host.throw_if_interrupted()
             self.hooks.on_executing(self.prompt_id, node_id, class_type)
-            kwargs = self._arguments(node_id, node, cls)
+            kwargs = self._arguments(node_id, node)
             host.set_progress_hook(lambda value, total, _preview: self.hooks.on_progress(self.prompt_id, node_id, value, total))
             started = time.perf_counter()
             try:
@@ -155,9 +164,9 @@ class _Run:
             self.hooks.on_executed(self.prompt_id, node_id, entry.ui)
         return entry
 
-    def _arguments(self, node_id: str, node: dict[str, Any], cls: type) -> dict[str, Any]:
+    def _arguments(self, node_id: str, node: dict[str, Any]) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        for name, spec in declared_inputs(cls).items():
+        for name, spec in self.specs[node["class_type"]].items():
             if spec.category == "hidden":
                 hidden = self._hidden(node_id, spec.type)
                 if hidden is not _MISSING:

@@ -5,8 +5,10 @@ Per prompt, frames follow ComfyUI's order: `status` (taken off the queue),
 `executing`, ticks (`progress_state` + `progress`), `executed` for nodes with UI
 output, `progress_state` (finished); then `execution_success`, `execution_error`
 or `execution_interrupted`; `status` (done); and finally `executing {node: null}`
-once the history entry is written. Only `status` and `execution_interrupted` go
-to every socket; everything else goes to the submitting client id, if any.
+once the history entry is written. `status`, `progress_state` and
+`execution_interrupted` go to every socket (as in ComfyUI, whose progress
+handler sends its snapshot unaddressed); everything else goes to the
+submitting client id, and nowhere when the prompt came without one.
 """
 
 from __future__ import annotations
@@ -61,9 +63,12 @@ class _PromptRun(ExecutionHooks):
         else:
             self._send(event, data)
 
+    def _progress_state(self, snapshot: dict[str, Any]) -> None:
+        self.runner.bus.send("progress_state", snapshot, None)
+
     def _finish_current(self) -> None:
         if self.current is not None:
-            self._send("progress_state", self.progress.finish(self.current))
+            self._progress_state(self.progress.finish(self.current))
             self.current = None
 
     # ------------------------------------------------------------ executor hooks
@@ -78,11 +83,11 @@ class _PromptRun(ExecutionHooks):
         self._finish_current()
         self.current = node_id
         self.runner.last_node_id = node_id
-        self._send("progress_state", self.progress.start(node_id))
+        self._progress_state(self.progress.start(node_id))
         self._send("executing", messages.executing_data(node_id, prompt_id))
 
     def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
-        self._send("progress_state", self.progress.update(node_id, value, total))
+        self._progress_state(self.progress.update(node_id, value, total))
         self._send("progress", messages.progress_data(node_id, value, total, prompt_id))
 
     def on_executed(self, prompt_id: str, node_id: str, ui: dict[str, Any] | None) -> None:
@@ -95,7 +100,7 @@ class _PromptRun(ExecutionHooks):
         # A cached output node: the node before it is done, and this one is reported finished at once.
         self._finish_current()
         self._send("executed", messages.executed_data(node_id, ui, prompt_id))
-        self._send("progress_state", self.progress.finish(node_id))
+        self._progress_state(self.progress.finish(node_id))
 
     # ------------------------------------------------------------ endings
 

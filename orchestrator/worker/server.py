@@ -8,6 +8,7 @@ foreground until Ctrl-C (the CLI).
 from __future__ import annotations
 
 import asyncio
+import signal
 import threading
 from collections.abc import Callable, Mapping
 
@@ -127,17 +128,24 @@ class WorkerServer:
 
 
 def serve(app: web.Application, host_name: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve in the foreground until Ctrl-C."""
+    """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
 
     async def main() -> None:
-        runner = web.AppRunner(app, access_log=None)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        site = web.TCPSite(runner, host_name, port)
-        await site.start()
-        if on_ready is not None:
-            on_ready(f"http://{host_name}:{runner.addresses[0][1]}")
         try:
-            await asyncio.Event().wait()
+            site = web.TCPSite(runner, host_name, port)
+            await site.start()
+            if on_ready is not None:
+                on_ready(f"http://{host_name}:{runner.addresses[0][1]}")
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, stop.set)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass  # not the main thread, or no signal support: Ctrl-C raises instead
+            await stop.wait()
         finally:
             await runner.cleanup()
 

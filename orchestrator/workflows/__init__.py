@@ -6,7 +6,7 @@ bind(workflow, {"steps": "30"}, image="start.png") -> API-format prompt
 verify_lock() -> list[str] problems
 """
 
-from .binding import bind
+from .binding import bind, resolve_parameters
 from .errors import WorkflowError, WorkflowFormatError, WorkflowNotFoundError, WorkflowParameterError
 from .lock import update_lock, verify_lock
 from .manifest import Manifest, Parameter
@@ -25,6 +25,7 @@ __all__ = [
     "get_workflow",
     "list_workflows",
     "parse_ref",
+    "resolve_parameters",
     "ui_to_api",
     "update_lock",
     "verify_lock",

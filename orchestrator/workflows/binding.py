@@ -17,6 +17,21 @@ def bind(workflow: Workflow, params: Mapping[str, Any], image: str | None = None
     Unset parameters keep their defaults. Values may be strings (from `--set name=value`);
     they are converted by the manifest's type and checked against its bounds.
     """
+    values = resolve_parameters(workflow, params, image)
+    prompt = copy.deepcopy(workflow.api)
+    for parameter in workflow.manifest.parameters:
+        for node_id, input_name in parameter.binds:
+            node = prompt.get(node_id)
+            if node is None:
+                raise WorkflowFormatError(
+                    f"{workflow.ref}: parameter '{parameter.name}' binds to node {node_id}, which is not in the graph"
+                )
+            node.setdefault("inputs", {})[input_name] = values[parameter.name]
+    return prompt
+
+
+def resolve_parameters(workflow: Workflow, params: Mapping[str, Any], image: str | None = None) -> dict[str, Any]:
+    """Every parameter's value, in manifest order: the given ones converted and checked, the rest defaults."""
     manifest = workflow.manifest
     _reject_unknown(workflow, params)
     values = dict(params)
@@ -27,17 +42,7 @@ def bind(workflow: Workflow, params: Mapping[str, Any], image: str | None = None
         if image_params[0] in values and values[image_params[0]] != image:
             raise WorkflowParameterError(f"The image was given twice ('{image}' and '{values[image_params[0]]}'); give it once.")
         values[image_params[0]] = image
-    prompt = copy.deepcopy(workflow.api)
-    for parameter in manifest.parameters:
-        value = parameter.convert(values[parameter.name]) if parameter.name in values else parameter.default
-        for node_id, input_name in parameter.binds:
-            node = prompt.get(node_id)
-            if node is None:
-                raise WorkflowFormatError(
-                    f"{workflow.ref}: parameter '{parameter.name}' binds to node {node_id}, which is not in the graph"
-                )
-            node.setdefault("inputs", {})[input_name] = value
-    return prompt
+    return {p.name: p.convert(values[p.name]) if p.name in values else p.default for p in manifest.parameters}
 
 
 def _reject_unknown(workflow: Workflow, params: Mapping[str, Any]) -> None:

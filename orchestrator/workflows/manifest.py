@@ -109,7 +109,13 @@ class Parameter:
             raise self._fail(value, f"must be at most {self.max}")
         if self.type == "int" and self.step and (value - int(self.min or 0)) % self.step:
             base = int(self.min or 0)
-            raise self._fail(value, f"must be {base} plus a multiple of {self.step}")
+            below = value - (value - base) % self.step
+            nearest = [n for n in (below, below + self.step) if self._within(n)]
+            hint = f" (e.g. {' or '.join(str(n) for n in nearest)})" if nearest else ""
+            raise self._fail(value, f"must be {base} plus a multiple of {self.step}{hint}")
+
+    def _within(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
 
 
 @dataclass(frozen=True)

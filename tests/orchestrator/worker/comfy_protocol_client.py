@@ -26,6 +26,7 @@ class ComfyClient:
         ws_url = self.base.replace("http://", "ws://", 1) + f"/ws?clientId={self.client_id}"
         self.ws = websocket.create_connection(ws_url, timeout=timeout)
         self.first_frame = self._recv(timeout)
+        self._read = 1
 
     def close(self) -> None:
         self.ws.close()

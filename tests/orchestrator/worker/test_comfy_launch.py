@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import socket
@@ -15,7 +14,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from typer.testing import CliRunner
 
+from orchestrator.cli.main import app as main_app
 from orchestrator.worker import comfy_launch
 from orchestrator.worker.comfy_launch import ComfyLaunchError
 
@@ -144,14 +145,17 @@ def test_a_busy_port_is_refused(checkout: Path) -> None:
             comfy_launch.start_instances(_plan(checkout, cpu=True, base_port=port))
 
 
+# The comfy sub-app alone: the launcher must not need the node pack (or torch) to start.
+LAUNCH = [sys.executable, "-c", "from orchestrator.cli.comfy import app; app(prog_name='wan-i2v comfy')", "launch"]
+
+
 def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: pytest.MonkeyPatch) -> None:
     base = free_ports(2)
-    command = [
-        sys.executable, "-m", "orchestrator.cli.main", "comfy", "launch",
+    command = LAUNCH + [
         "--comfyui-dir", str(checkout), "--gpus", "0,1", "--base-port", str(base),
         "--python", sys.executable, "--work-dir", str(checkout / "runs"), "--timeout", "60",
     ]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=Path(__file__).parents[3])
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
     try:
         for line in process.stdout:
@@ -171,12 +175,15 @@ def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: py
 
 
 def test_cli_launch_reports_a_dying_instance(checkout: Path, fake_env: pytest.MonkeyPatch) -> None:
-    env = {**os.environ, "FAKE_COMFY_DIE": "cpu"}
+    fake_env.setenv("FAKE_COMFY_DIE", "cpu")
     base = free_ports(1)
-    result = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli.main", "comfy", "launch", "--comfyui-dir", str(checkout), "--cpu",
-         "--base-port", str(base), "--python", sys.executable, "--work-dir", str(checkout / "runs")],
-        capture_output=True, text=True, env=env, timeout=60, cwd=Path(__file__).parents[3],
-    )
-    assert result.returncode == 1
-    assert f"port {base}" in result.stderr and "comfyui.log" in result.stderr
+    args = ["comfy", "launch", "--comfyui-dir", str(checkout), "--cpu", "--base-port", str(base),
+            "--python", sys.executable, "--work-dir", str(checkout / "runs")]
+    result = CliRunner().invoke(main_app, args)
+    assert result.exit_code == 1
+    assert f"port {base}" in result.output and "comfyui.log" in result.output and "CUDA error" in result.output
+
+
+def test_cli_launch_refuses_a_folder_without_main_py(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main_app, ["comfy", "launch", "--comfyui-dir", str(tmp_path), "--cpu"])
+    assert result.exit_code == 1 and "does not look like a ComfyUI checkout" in result.output

@@ -70,7 +70,7 @@ def test_frames_go_only_to_the_submitting_client(worker: WorkerServer, client: C
     with ComfyClient(worker.url) as other:
         prompt_id, _ = client.run(checks.chain(checks.unique_value()))
         other.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0)
-        assert {f["type"] for f in other.frames} == {"status"}
+        assert {f["type"] for f in other.frames} == {"status", "progress_state"}
 
 
 def test_reused_client_id_replaces_the_old_socket(worker: WorkerServer) -> None:
@@ -79,7 +79,7 @@ def test_reused_client_id_replaces_the_old_socket(worker: WorkerServer) -> None:
         assert any(f["type"] == "execution_success" for f in frames)
         # The old socket still gets broadcasts, but nothing addressed to the id.
         old.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0)
-        assert {f["type"] for f in old.frames} == {"status"}
+        assert {f["type"] for f in old.frames} == {"status", "progress_state"}
 
 
 def test_history_listing_and_deletion(client: ComfyClient) -> None:

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from orchestrator.workflows import WorkflowParameterError, bind, get_workflow
+from orchestrator.workflows import WorkflowParameterError, bind, get_workflow, resolve_parameters
 from orchestrator.workflows.manifest import parse_manifest
 
 
@@ -61,8 +61,11 @@ def test_unknown_parameter_is_named_with_the_known_ones(workflow):
         ({"steps": 2.5}, "Parameter 'steps' must be an integer, got 2.5"),
         ({"cfg": "strong"}, "Parameter 'cfg' must be a number, got 'strong' (allowed: 0.0..20.0)."),
         ({"cfg": "nan"}, "Parameter 'cfg' must be a finite number"),
-        ({"num_frames": 80}, "Parameter 'num_frames' must be 1 plus a multiple of 4, got 80 (allowed: 1..1001, step 4)."),
-        ({"width": 500}, "Parameter 'width' must be 16 plus a multiple of 16"),
+        (
+            {"num_frames": 80},
+            "Parameter 'num_frames' must be 1 plus a multiple of 4 (e.g. 77 or 81), got 80 (allowed: 1..1001, step 4).",
+        ),
+        ({"width": 500}, "Parameter 'width' must be 16 plus a multiple of 16 (e.g. 496 or 512)"),
         (
             {"scheduler": "ddim"},
             "Parameter 'scheduler' is not one of the allowed values, got 'ddim' (allowed: one of unipc, euler).",
@@ -96,3 +99,21 @@ def test_bool_parameters_parse_words():
     assert flag.convert("yes") is True and flag.convert("false") is False and flag.convert(True) is True
     with pytest.raises(WorkflowParameterError, match="must be true or false"):
         flag.convert("perhaps")
+
+
+def test_resolve_parameters_gives_every_value_converted(workflow):
+    values = resolve_parameters(workflow, {"steps": "12", "attention": "sdpa"}, image="a.png")
+    assert list(values) == workflow.manifest.names
+    assert (values["steps"], values["attention"], values["image"], values["cfg"]) == (12, "sdpa", "a.png", 5.0)
+
+
+def test_step_hint_stays_within_bounds():
+    manifest = parse_manifest(
+        {
+            "name": "t",
+            "version": 1,
+            "parameters": [{"name": "n", "type": "int", "default": 1, "min": 1, "max": 12, "step": 4, "binds": [["1", "n"]]}],
+        }
+    )
+    with pytest.raises(WorkflowParameterError, match=r"must be 1 plus a multiple of 4 \(e.g. 9\), got 10"):
+        manifest.parameter("n").convert(10)

@@ -1,0 +1,107 @@
+"""`wan-i2v run` end to end on the demo model, and its handling of bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from comfy_nodes.video.ffmpeg import probe_video
+from orchestrator.cli.demo import demo_model_params
+from orchestrator.cli.main import app
+
+SMALL = {"resolution": "custom", "width": "64", "height": "48", "num_frames": "9", "steps": "2"}
+
+
+def _sets(params: dict[str, str]) -> list[str]:
+    return [arg for name, value in params.items() for arg in ("--set", f"{name}={value}")]
+
+
+@pytest.fixture
+def start_image(tmp_path: Path) -> Path:
+    path = tmp_path / "start.png"
+    Image.new("RGB", (80, 60), (200, 120, 40)).save(path)
+    return path
+
+
+def _invoke(args: list[str]):
+    return CliRunner().invoke(app, args)
+
+
+@pytest.mark.e2e
+def test_run_writes_the_mp4_and_a_json_summary(demo_models, start_image, tmp_path):
+    out = tmp_path / "video.mp4"
+    args = ["run", "i2v_480p", "--image", str(start_image), "--prompt", "a boat", "--models", str(demo_models),
+            "--out", str(out), "--json", *_sets({**demo_model_params(), **SMALL})]  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", *args], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.strip().splitlines()[-1])
+    info = probe_video(out)
+    assert (info.codec, info.width, info.height, info.num_frames, info.fps) == ("h264", 64, 48, 9, 16.0)
+    assert info.pix_fmt == "yuv420p"
+    assert summary["video"] == str(out) and Path(summary["poster"]).exists()
+    assert summary["workflow"] == "i2v_480p@1"
+    assert summary["parameters"]["steps"] == 2
+    assert {t["class_type"] for t in summary["timings"].values()} >= {"WanI2VSampler", "WanI2VDecode", "WanI2VSaveVideo"}
+    assert summary["sampler"]["passes"]["cond"] == {"computed": 2, "skipped": 0}
+    assert summary["sampler"]["attention"] == "sdpa"
+
+
+@pytest.mark.e2e
+def test_palette_and_greyscale_images_are_converted(demo_models, tmp_path):
+    for mode in ("P", "L", "RGBA"):
+        image = tmp_path / f"start_{mode}.png"
+        Image.new("RGB", (80, 60), (10, 200, 90)).convert(mode).save(image)
+        out = tmp_path / f"{mode}.mp4"
+        result = _invoke(["run", "i2v_480p", "--image", str(image), "--prompt", "x", "--models", str(demo_models),
+                          "--out", str(out), *_sets({**demo_model_params(), **SMALL, "steps": "1"})])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert probe_video(out).num_frames == 9
+
+
+def _run_error(demo_models: Path, image: Path, tmp_path: Path, params: dict[str, str]) -> str:
+    result = _invoke(["run", "i2v_480p", "--image", str(image), "--prompt", "x", "--models", str(demo_models),
+                      "--out", str(tmp_path / "x.mp4"), *_sets(params)])  # fmt: skip
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x.mp4").exists()
+    return result.output
+
+
+def test_missing_model_names_the_file_and_folder(demo_models, start_image, tmp_path):
+    output = _run_error(demo_models, start_image, tmp_path, {**SMALL})  # the workflow's default 14B file is absent
+    assert "wan2.1_i2v_480p_14B_bf16.safetensors" in output
+    assert str(demo_models / "diffusion_models") in output
+
+
+def test_num_frames_not_4n_plus_1_suggests_valid_values(demo_models, start_image, tmp_path):
+    output = _run_error(demo_models, start_image, tmp_path, {**demo_model_params(), **SMALL, "num_frames": "10"})
+    assert "9" in output and "13" in output and "num_frames" in output
+
+
+def test_out_of_range_parameter_names_the_bounds(demo_models, start_image, tmp_path):
+    output = _run_error(demo_models, start_image, tmp_path, {**demo_model_params(), **SMALL, "steps": "5000"})
+    assert "steps" in output and "200" in output
+
+
+def test_unknown_parameter_is_refused(demo_models, start_image, tmp_path):
+    output = _run_error(demo_models, start_image, tmp_path, {**demo_model_params(), "stepz": "3"})
+    assert "stepz" in output
+
+
+def test_non_image_input_is_refused(demo_models, tmp_path):
+    bogus = tmp_path / "notes.png"
+    bogus.write_text("this is not an image")
+    output = _run_error(demo_models, bogus, tmp_path, {**demo_model_params(), **SMALL})
+    assert "notes.png" in output
+
+
+def test_bad_set_syntax(demo_models, start_image, tmp_path):
+    result = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
+                      "--out", str(tmp_path / "x.mp4"), "--set", "steps"])  # fmt: skip
+    assert result.exit_code != 0 and "name=value" in result.output
