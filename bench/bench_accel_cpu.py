@@ -79,33 +79,43 @@ def make_inputs(dtype: torch.dtype = torch.float32) -> Inputs:
     return Inputs(rand(1, 16, t, h, w), rand(1, 20, t, h, w), rand(1, 512, 4096), rand(1, 512, 4096), rand(1, 257, 1280))
 
 
-def sample(model, inputs: Inputs, steps: int, shift: float, cfg: float) -> tuple[torch.Tensor, float]:
-    """Flow-matching UniPC with CFG, as the sampler runs it; returns the latent and seconds."""
+def make_scheduler(steps: int, shift: float) -> UniPCMultistepScheduler:
     scheduler = UniPCMultistepScheduler(
         num_train_timesteps=1000, use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=shift
     )
     scheduler.set_timesteps(steps)
-    latents = inputs.noise.clone()
-    start = time.perf_counter()
-    with torch.no_grad():
-        for t in scheduler.timesteps:
-            x = torch.cat([latents, inputs.condition], dim=1)
-            timestep = t.expand(1).float()
-            preds = []
-            for branch, text in (("cond", inputs.text), ("uncond", inputs.negative)):
-                with model.cache_context(branch):
-                    preds.append(model(hidden_states=x, timestep=timestep, encoder_hidden_states=text,
-                                       encoder_hidden_states_image=inputs.image, return_dict=False)[0])
-            cond, uncond = preds
-            latents = scheduler.step(uncond + cfg * (cond - uncond), t, latents).prev_sample
-    return latents, time.perf_counter() - start
+    return scheduler
+
+
+class Lane:
+    """One sampling run (its own model copy, scheduler and latent), advanced one step at a time.
+
+    All runs advance step by step in turn, so a change in machine load hits every run alike.
+    """
+
+    def __init__(self, name: str, model, inputs: Inputs, steps: int, shift: float, cfg: float) -> None:
+        self.name, self.model, self.inputs, self.cfg = name, model, inputs, cfg
+        self.scheduler = make_scheduler(steps, shift)
+        self.latents = inputs.noise.clone()
+        self.seconds = 0.0
+
+    @torch.no_grad()
+    def step(self, index: int) -> None:
+        t = self.scheduler.timesteps[index]
+        start = time.perf_counter()
+        x = torch.cat([self.latents, self.inputs.condition], dim=1)
+        preds = []
+        for branch, text in (("cond", self.inputs.text), ("uncond", self.inputs.negative)):
+            with self.model.cache_context(branch):
+                preds.append(self.model(hidden_states=x, timestep=t.expand(1).float(), encoder_hidden_states=text,
+                                        encoder_hidden_states_image=self.inputs.image, return_dict=False)[0])
+        cond, uncond = preds
+        self.latents = self.scheduler.step(uncond + self.cfg * (cond - uncond), t, self.latents).prev_sample
+        self.seconds += time.perf_counter() - start
 
 
 def indicator_range(model, steps: int, shift: float) -> tuple[float, float, float]:
-    scheduler = UniPCMultistepScheduler(
-        num_train_timesteps=1000, use_flow_sigmas=True, prediction_type="flow_prediction", flow_shift=shift
-    )
-    scheduler.set_timesteps(steps)
+    scheduler = make_scheduler(steps, shift)
     text = torch.zeros(1, 1, MODEL_CONFIG["text_dim"])
     with torch.no_grad():
         temb = [model.condition_embedder(t.expand(1).float(), text)[0] for t in scheduler.timesteps]
@@ -173,18 +183,24 @@ def main() -> None:
           f"{args.steps} UniPC steps, shift {args.shift}, cfg {args.cfg} (2 passes/step)")
     print(f"indicator (temb) relative change per step: min {low:.3f}, mean {mean:.3f}, max {high:.3f}\n")
 
-    sample(model, inputs, 1, args.shift, args.cfg)  # warm-up
-    baseline, base_seconds = sample(model, inputs, args.steps, args.shift, args.cfg)
-    rows = [("no TeaCache", base_seconds, 0, 2 * args.steps, baseline)]
+    lanes = [Lane("no TeaCache", model, inputs, args.steps, args.shift, args.cfg)]
     for threshold in args.thresholds:
+        copy = build_model(args.time_freq_max)
         config = teacache.TeaCacheSettings(threshold=threshold, coefficients="480p").for_run(args.steps, "480p")
-        teacache.apply_teacache(model, config)
-        latent, seconds = sample(model, inputs, args.steps, args.shift, args.cfg)
-        stats = teacache.teacache_stats(model)
-        teacache.remove_teacache(model)
-        skipped = sum(s["skipped"] for s in stats.values())
-        rows.append((f"TeaCache {threshold:g} (480p)", seconds, skipped, 2 * args.steps, latent))
+        teacache.apply_teacache(copy, config)
+        lanes.append(Lane(f"TeaCache {threshold:g} (480p)", copy, inputs, args.steps, args.shift, args.cfg))
+    Lane("warm-up", model, inputs, 1, args.shift, args.cfg).step(0)
+    for index in range(args.steps):
+        for lane in lanes:
+            lane.step(index)
 
+    base = lanes[0]
+    rows = []
+    for lane in lanes:
+        stats = teacache.teacache_stats(lane.model)
+        skipped = sum(s["skipped"] for s in stats.values())
+        rows.append((lane.name, lane.seconds, skipped, 2 * args.steps, lane.latents))
+    baseline, base_seconds = base.latents, base.seconds
     print("| run | s/step | passes skipped | speed-up | final latent rel. L2 diff |")
     print("|---|---:|---:|---:|---:|")
     for name, seconds, skipped, passes, latent in rows:

@@ -16,7 +16,7 @@ from comfy_nodes.video.images import load_image_file
 
 from .errors import RunError
 from .executor import ExecutionHooks, Executor, validate_prompt
-from .workflows import bind, get_workflow
+from .workflows import bind, get_workflow, resolve_parameters
 
 ProgressCallback = Callable[[str, str, int, int], None]  # node_id, class_type, value, total
 
@@ -81,7 +81,7 @@ def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = Non
         "video": str(video),
         "poster": str(poster) if poster else None,
         "video_info": {"codec": info.codec, "width": info.width, "height": info.height, "fps": info.fps, "num_frames": info.num_frames},
-        "parameters": _values_used(workflow, prompt),
+        "parameters": resolve_parameters(workflow, params, image=image_name),
         "timings": {
             node_id: {"class_type": prompt[node_id]["class_type"], "seconds": round(seconds, 4)}
             for node_id, seconds in result.timings.items()
@@ -89,15 +89,6 @@ def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = Non
         "total_seconds": round(total, 3),
         "sampler": stats[0] if len(stats) == 1 else stats,
     }
-
-
-def _values_used(workflow: Any, prompt: dict) -> dict[str, Any]:
-    """Every manifest parameter with the value the bound graph actually holds."""
-    values = {}
-    for parameter in workflow.manifest.parameters:
-        node_id, input_name = parameter.binds[0]
-        values[parameter.name] = prompt[node_id]["inputs"][input_name]
-    return values
 
 
 def _collect(outputs: dict[str, dict], out: Path) -> tuple[Path, Path | None]:

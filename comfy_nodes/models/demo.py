@@ -57,6 +57,9 @@ def make_demo_model(root: Path, seed: int = 0) -> dict[str, Path]:
     """Write the demo model under `root` (models/-style folders). Returns the paths."""
     from safetensors.torch import save_file
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # "Writing model shards" bars say nothing for files this small
     paths = demo_paths(Path(root))
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)

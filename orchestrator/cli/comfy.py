@@ -8,12 +8,16 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="Use the node pack in a real ComfyUI: install it, launch one ComfyUI per GPU.", no_args_is_help=True)
+app = typer.Typer(
+    help="Use the node pack in a real ComfyUI: install it, launch one ComfyUI per GPU.", no_args_is_help=True
+)
 
 ComfyDir = Annotated[Path, typer.Option("--comfyui-dir", help="The ComfyUI checkout (the folder holding main.py).")]
 PythonOpt = Annotated[
     Path | None,
-    typer.Option("--python", help="Python that runs ComfyUI (default: COMFYUI_DIR/.venv/bin/python if present, else this one)."),
+    typer.Option(
+        "--python", help="Python that runs ComfyUI (default: COMFYUI_DIR/.venv/bin/python if present, else this one)."
+    ),
 ]
 
 
@@ -24,7 +28,9 @@ def install(
     python: PythonOpt = None,
     name: Annotated[str, typer.Option(help="Folder name under custom_nodes/.")] = "comfy_nodes",
     force: Annotated[bool, typer.Option(help="Replace whatever is already at custom_nodes/NAME.")] = False,
-    requirements: Annotated[bool, typer.Option(help="pip-install the pack's requirements into ComfyUI's Python.")] = True,
+    requirements: Annotated[
+        bool, typer.Option(help="pip-install the pack's requirements into ComfyUI's Python.")
+    ] = True,
 ) -> None:
     """Link (or copy) the WAN I2V node pack into COMFYUI_DIR/custom_nodes and install its requirements."""
     from orchestrator.worker import comfy_install
@@ -51,7 +57,8 @@ def launch(
     listen: Annotated[str, typer.Option(help="Address the instances listen on.")] = "127.0.0.1",
     cpu: Annotated[bool, typer.Option("--cpu", help="Run a single instance on the CPU.")] = False,
     work_dir: Annotated[
-        Path | None, typer.Option(help="Per-instance output/temp folders and logs (default: COMFYUI_DIR/wan_i2v_instances).")
+        Path | None,
+        typer.Option(help="Per-instance output/temp folders and logs (default: COMFYUI_DIR/wan_i2v_instances)."),
     ] = None,
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each instance to answer.")] = 300.0,
 ) -> None:
@@ -83,7 +90,10 @@ def launch(
         while (dead := comfy_launch.first_exited(instances)) is None:
             time.sleep(1.0)
         spec = dead.spec
-        typer.echo(f"Error: ComfyUI on port {spec.port} exited with code {dead.process.returncode}; see {spec.log_path}.", err=True)
+        typer.echo(
+            f"Error: ComfyUI on port {spec.port} exited with code {dead.process.returncode}; see {spec.log_path}.",
+            err=True,
+        )
         raise typer.Exit(code=1)
     except comfy_launch.ComfyLaunchError as exc:
         typer.echo(f"Error: {exc}", err=True)

@@ -25,7 +25,9 @@ def pack_source() -> Path:
 def check_checkout(comfyui_dir: Path) -> Path:
     comfyui_dir = Path(comfyui_dir).expanduser().resolve()
     if not (comfyui_dir / "main.py").is_file():
-        raise ComfyInstallError(f"{comfyui_dir} does not look like a ComfyUI checkout (there is no main.py); pass --comfyui-dir.")
+        raise ComfyInstallError(
+            f"{comfyui_dir} does not look like a ComfyUI checkout (there is no main.py); pass --comfyui-dir."
+        )
     return comfyui_dir
 
 

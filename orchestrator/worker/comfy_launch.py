@@ -56,7 +56,9 @@ def parse_gpus(text: str) -> list[int]:
     try:
         gpus = [int(part) for part in text.split(",") if part.strip()]
     except ValueError as exc:
-        raise ComfyLaunchError(f"--gpus must be a comma-separated list of GPU indices such as 0,1 (got {text!r}).") from exc
+        raise ComfyLaunchError(
+            f"--gpus must be a comma-separated list of GPU indices such as 0,1 (got {text!r})."
+        ) from exc
     if not gpus or any(g < 0 for g in gpus) or len(set(gpus)) != len(gpus):
         raise ComfyLaunchError(f"--gpus must list distinct GPU indices such as 0,1 (got {text!r}).")
     return gpus
@@ -88,16 +90,23 @@ def plan_instances(
         port = base_port + position
         folder = work_dir / label
         argv = [
-            str(python), "main.py",
-            "--listen", listen,
-            "--port", str(port),
+            str(python),
+            "main.py",
+            "--listen",
+            listen,
+            "--port",
+            str(port),
             "--disable-auto-launch",
-            "--output-directory", str(folder / "output"),
-            "--temp-directory", str(folder),  # ComfyUI appends /temp
+            "--output-directory",
+            str(folder / "output"),
+            "--temp-directory",
+            str(folder),  # ComfyUI appends /temp
         ]
         argv += ["--cpu"] if gpu is None else ["--cuda-device", str(gpu)]
         argv += list(extra_args)
-        specs.append(InstanceSpec(label, port, argv, comfyui_dir, folder / "comfyui.log", folder / "output", _probe_host(listen)))
+        specs.append(
+            InstanceSpec(label, port, argv, comfyui_dir, folder / "comfyui.log", folder / "output", _probe_host(listen))
+        )
     return specs
 
 
@@ -111,7 +120,9 @@ def start_instances(specs: Sequence[InstanceSpec]) -> list[Instance]:
     """Start every instance in its own process group, output going to its log file."""
     for spec in specs:
         if _port_in_use(spec.probe_host, spec.port):
-            raise ComfyLaunchError(f"Port {spec.port} is already in use; pick another --base-port or stop what is using it.")
+            raise ComfyLaunchError(
+                f"Port {spec.port} is already in use; pick another --base-port or stop what is using it."
+            )
     instances: list[Instance] = []
     try:
         for spec in specs:
@@ -119,7 +130,13 @@ def start_instances(specs: Sequence[InstanceSpec]) -> list[Instance]:
             log = open(spec.log_path, "ab")
             env = {**os.environ, **spec.env}
             process = subprocess.Popen(
-                spec.argv, cwd=spec.cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                spec.argv,
+                cwd=spec.cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
             )
             instances.append(Instance(spec, process, log))
     except OSError as exc:

@@ -52,7 +52,9 @@ async def _json_body(request: web.Request, *, optional: bool = False) -> Any:
 def _object_body(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(
-            text=json.dumps(error_body("invalid_prompt", "The request body must be a JSON object", type(body).__name__)),
+            text=json.dumps(
+                error_body("invalid_prompt", "The request body must be a JSON object", type(body).__name__)
+            ),
             content_type="application/json",
         )
     return body
@@ -110,8 +112,13 @@ class _Routes:
             return _bad_request("no_prompt", "No prompt provided", "No prompt provided")
         prompt = body["prompt"]
         prompt_id = str(body["prompt_id"]) if body.get("prompt_id") is not None else str(uuid.uuid4())
+        targets = body.get("partial_execution_targets")
+        if targets is not None and not isinstance(targets, list):
+            return _bad_request("invalid_prompt", "partial_execution_targets must be a list of node ids", repr(targets))
+        if not isinstance(body.get("extra_data") or {}, dict):
+            return _bad_request("invalid_prompt", "extra_data must be a JSON object", repr(body["extra_data"]))
         try:
-            validated = validate_prompt(prompt, self.s.node_classes, targets=body.get("partial_execution_targets"))
+            validated = validate_prompt(prompt, self.s.node_classes, targets=targets)
         except PromptValidationError as exc:
             log.warning("invalid prompt: %s", exc.describe())
             return web.json_response(exc.to_response(), status=400)

@@ -153,7 +153,12 @@ class _PromptRun(ExecutionHooks):
     def interrupted(self, exc: ExecutionInterrupted) -> dict[str, Any]:
         self._add_message(
             "execution_interrupted",
-            {"prompt_id": self.prompt_id, "node_id": exc.node_id, "node_type": exc.node_type, "executed": list(exc.executed)},
+            {
+                "prompt_id": self.prompt_id,
+                "node_id": exc.node_id,
+                "node_type": exc.node_type,
+                "executed": list(exc.executed),
+            },
             broadcast=True,
         )
         return self._entry("error", False)

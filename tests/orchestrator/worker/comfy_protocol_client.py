@@ -43,7 +43,10 @@ class ComfyClient:
     def _recv(self, timeout: float) -> Frame:
         self.ws.settimeout(timeout)
         while True:
-            message = self.ws.recv()
+            try:
+                message = self.ws.recv()
+            except websocket.WebSocketTimeoutException as exc:
+                raise TimeoutError("no websocket frame arrived in time") from exc
             if isinstance(message, str):
                 frame = json.loads(message)
                 self.frames.append(frame)
@@ -67,7 +70,12 @@ class ComfyClient:
         """Frames up to the final `executing {node: null}` of `prompt_id`, starting
         where the previous wait ended."""
         start = self._read
-        self.wait_for(lambda f: f["type"] == "executing" and f["data"].get("node") is None and f["data"].get("prompt_id") == prompt_id, timeout)
+        self.wait_for(
+            lambda f: (
+                f["type"] == "executing" and f["data"].get("node") is None and f["data"].get("prompt_id") == prompt_id
+            ),
+            timeout,
+        )
         return self.frames[start : self._read]
 
     # ------------------------------------------------------------ HTTP
@@ -116,8 +124,12 @@ class ComfyClient:
         return self.post("/interrupt", {"prompt_id": prompt_id} if prompt_id else None)
 
     def upload(self, name: str, data: bytes, content_type: str = "image/png", **fields: str) -> requests.Response:
-        return self.http.post(self.base + "/upload/image", files={"image": (name, data, content_type)}, data=fields, timeout=self.timeout)
+        return self.http.post(
+            self.base + "/upload/image", files={"image": (name, data, content_type)}, data=fields, timeout=self.timeout
+        )
 
-    def view(self, filename: str, subfolder: str = "", type_: str = "output", headers: dict[str, str] | None = None) -> requests.Response:
+    def view(
+        self, filename: str, subfolder: str = "", type_: str = "output", headers: dict[str, str] | None = None
+    ) -> requests.Response:
         params = {"filename": filename, "subfolder": subfolder, "type": type_}
         return self.get("/view", params=params, headers=headers or {})

@@ -12,8 +12,8 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from comfy_protocol_client import ComfyClient  # noqa: E402
 import worker_protocol_nodes  # noqa: E402
+from comfy_protocol_client import ComfyClient  # noqa: E402
 
 from orchestrator.worker import WorkerConfig, WorkerServer, create_app  # noqa: E402
 
@@ -23,7 +23,9 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerServer]:
     """One worker per test module (each module starts from empty folders and cache)."""
     data = tmp_path_factory.mktemp("worker-data")
     config = WorkerConfig(data_dir=data, models_dir=data / "models", max_upload_mb=1)
-    app = create_app(config, worker_protocol_nodes.NODE_CLASS_MAPPINGS, worker_protocol_nodes.NODE_DISPLAY_NAME_MAPPINGS)
+    app = create_app(
+        config, worker_protocol_nodes.NODE_CLASS_MAPPINGS, worker_protocol_nodes.NODE_DISPLAY_NAME_MAPPINGS
+    )
     server = WorkerServer(app)
     server.start()
     yield server

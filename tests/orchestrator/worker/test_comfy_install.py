@@ -66,8 +66,9 @@ def test_default_python_prefers_comfyuis_venv(checkout: Path) -> None:
 
 
 def test_requirements_list_the_pack_dependencies_without_torch() -> None:
-    lines = [l for l in (comfy_install.pack_source() / "requirements.txt").read_text().splitlines() if l and not l.startswith("#")]
-    names = {l.split(">")[0].split("=")[0].split("<")[0] for l in lines}
+    text = (comfy_install.pack_source() / "requirements.txt").read_text()
+    lines = [line for line in text.splitlines() if line and not line.startswith("#")]
+    names = {line.split(">")[0].split("=")[0].split("<")[0] for line in lines}
     assert {"diffusers", "transformers", "safetensors", "sentencepiece", "imageio-ffmpeg", "accelerate"} <= names
     assert "torch" not in names
 
@@ -77,7 +78,13 @@ def test_cli_install_links_and_runs_pip(checkout: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["comfy", "install", "--comfyui-dir", str(checkout), "--python", str(python)])
     assert result.exit_code == 0, result.output
     assert (checkout / "custom_nodes" / "comfy_nodes").is_symlink()
-    assert record.read_text().split() == ["-m", "pip", "install", "-r", str(comfy_install.pack_source() / "requirements.txt")]
+    assert record.read_text().split() == [
+        "-m",
+        "pip",
+        "install",
+        "-r",
+        str(comfy_install.pack_source() / "requirements.txt"),
+    ]
 
 
 def test_cli_install_reports_pip_failure(checkout: Path, tmp_path: Path) -> None:
@@ -87,7 +94,9 @@ def test_cli_install_reports_pip_failure(checkout: Path, tmp_path: Path) -> None
 
 
 def test_cli_install_without_requirements_and_missing_python(checkout: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["comfy", "install", "--comfyui-dir", str(checkout), "--copy", "--no-requirements"])
+    result = CliRunner().invoke(
+        app, ["comfy", "install", "--comfyui-dir", str(checkout), "--copy", "--no-requirements"]
+    )
     assert result.exit_code == 0 and "Copied" in result.output
     result = CliRunner().invoke(
         app, ["comfy", "install", "--comfyui-dir", str(checkout), "--force", "--python", str(tmp_path / "nope")]

@@ -8,7 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,7 +66,10 @@ def _plan(checkout: Path, **kwargs: object) -> list[comfy_launch.InstanceSpec]:
 
 def test_plan_gives_each_gpu_its_port_and_folders(checkout: Path) -> None:
     specs = _plan(checkout, gpus=[0, 1], base_port=9000, listen="0.0.0.0")
-    assert [(s.label, s.port, s.url) for s in specs] == [("gpu0", 9000, "http://127.0.0.1:9000"), ("gpu1", 9001, "http://127.0.0.1:9001")]
+    assert [(s.label, s.port, s.url) for s in specs] == [
+        ("gpu0", 9000, "http://127.0.0.1:9000"),
+        ("gpu1", 9001, "http://127.0.0.1:9001"),
+    ]
     argv = specs[1].argv
     assert argv[:2] == [sys.executable, "main.py"]
     assert argv[argv.index("--cuda-device") + 1] == "1" and argv[argv.index("--port") + 1] == "9001"
@@ -96,7 +98,7 @@ def test_launch_wait_and_stop(checkout: Path, fake_env: pytest.MonkeyPatch) -> N
             assert started["label"] == spec.label and started["cwd"] == str(checkout)
     finally:
         comfy_launch.stop_instances(instances, grace=5)
-    for spec, instance in zip(specs, instances):
+    for spec, instance in zip(specs, instances, strict=True):
         assert instance.process.returncode == 0
         assert (spec.output_dir / "stopped.txt").read_text() == "SIGINT"  # stopped by Ctrl-C, not killed
         assert "starting on port" in spec.log_path.read_text()
@@ -152,8 +154,18 @@ LAUNCH = [sys.executable, "-c", "from orchestrator.cli.comfy import app; app(pro
 def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: pytest.MonkeyPatch) -> None:
     base = free_ports(2)
     command = LAUNCH + [
-        "--comfyui-dir", str(checkout), "--gpus", "0,1", "--base-port", str(base),
-        "--python", sys.executable, "--work-dir", str(checkout / "runs"), "--timeout", "60",
+        "--comfyui-dir",
+        str(checkout),
+        "--gpus",
+        "0,1",
+        "--base-port",
+        str(base),
+        "--python",
+        sys.executable,
+        "--work-dir",
+        str(checkout / "runs"),
+        "--timeout",
+        "60",
     ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = []
@@ -177,8 +189,19 @@ def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: py
 def test_cli_launch_reports_a_dying_instance(checkout: Path, fake_env: pytest.MonkeyPatch) -> None:
     fake_env.setenv("FAKE_COMFY_DIE", "cpu")
     base = free_ports(1)
-    args = ["comfy", "launch", "--comfyui-dir", str(checkout), "--cpu", "--base-port", str(base),
-            "--python", sys.executable, "--work-dir", str(checkout / "runs")]
+    args = [
+        "comfy",
+        "launch",
+        "--comfyui-dir",
+        str(checkout),
+        "--cpu",
+        "--base-port",
+        str(base),
+        "--python",
+        sys.executable,
+        "--work-dir",
+        str(checkout / "runs"),
+    ]
     result = CliRunner().invoke(main_app, args)
     assert result.exit_code == 1
     assert f"port {base}" in result.output and "comfyui.log" in result.output and "CUDA error" in result.output

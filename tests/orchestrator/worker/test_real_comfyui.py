@@ -28,7 +28,14 @@ if not COMFYUI_DIR:
     pytest.skip("set COMFYUI_DIR to a ComfyUI checkout to run the real-ComfyUI tests", allow_module_level=True)
 
 PROTOCOL_NODES = Path(__file__).with_name("worker_protocol_nodes.py")
-PACK_NODES = {"WanI2VModelLoader", "WanI2VTextEncode", "WanI2VImageEncode", "WanI2VSampler", "WanI2VDecode", "WanI2VSaveVideo"}
+PACK_NODES = {
+    "WanI2VModelLoader",
+    "WanI2VTextEncode",
+    "WanI2VImageEncode",
+    "WanI2VSampler",
+    "WanI2VDecode",
+    "WanI2VSaveVideo",
+}
 
 
 def _free_port() -> int:

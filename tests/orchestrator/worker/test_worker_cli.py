@@ -16,8 +16,18 @@ pytestmark = pytest.mark.e2e  # imports the whole node pack in a fresh process
 
 
 def test_worker_serves_the_pack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "orchestrator.cli.main", "worker", "--port", "0",
-               "--data", str(tmp_path / "data"), "--models", str(tmp_path / "models")]
+    command = [
+        sys.executable,
+        "-m",
+        "orchestrator.cli.main",
+        "worker",
+        "--port",
+        "0",
+        "--data",
+        str(tmp_path / "data"),
+        "--models",
+        str(tmp_path / "models"),
+    ]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         url = None
@@ -47,6 +57,8 @@ def test_worker_reports_a_busy_port(tmp_path: Path) -> None:
         port = busy.getsockname()[1]
         result = subprocess.run(
             [sys.executable, "-m", "orchestrator.cli.main", "worker", "--port", str(port), "--data", str(tmp_path)],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert result.returncode == 1 and f"cannot listen on 127.0.0.1:{port}" in result.stderr

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
 import worker_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
-import pytest
 
 from orchestrator.worker import WorkerServer
 from orchestrator.worker.files import split_annotation

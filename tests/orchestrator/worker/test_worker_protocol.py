@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 import websocket
 import worker_protocol_checks as checks
@@ -77,9 +78,20 @@ def test_reused_client_id_replaces_the_old_socket(worker: WorkerServer) -> None:
     with ComfyClient(worker.url, client_id="shared-id") as old, ComfyClient(worker.url, client_id="shared-id") as new:
         prompt_id, frames = new.run(checks.chain(checks.unique_value()))
         assert any(f["type"] == "execution_success" for f in frames)
-        # The old socket still gets broadcasts, but nothing addressed to the id.
-        old.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0)
-        assert {f["type"] for f in old.frames} == {"status", "progress_state"}
+        # The old socket is forgotten: by the time the run is over it has been sent nothing, not even broadcasts.
+        with pytest.raises(TimeoutError):
+            old.wait_for(lambda f: True, timeout=0.5)
+        assert old.frames == [old.first_frame]
+
+
+def test_reconnecting_client_is_told_the_running_node(worker: WorkerServer, client: ComfyClient) -> None:
+    prompt_id = checks.start_long_run(client, "proto/reconnect")
+    with ComfyClient(worker.url, client_id=client.client_id) as again:
+        # ComfyUI's reconnect hint: the running node, without a prompt id.
+        assert again.wait_for(lambda f: f["type"] == "executing")["data"] == {"node": "2"}
+        again.interrupt(prompt_id)
+        frames = again.wait_done(prompt_id)
+        assert any(f["type"] == "execution_interrupted" for f in frames)
 
 
 def test_history_listing_and_deletion(client: ComfyClient) -> None:
@@ -109,7 +121,9 @@ def test_submitted_fields_are_kept(client: ComfyClient) -> None:
     client.wait_done("my-own-id")
     number, _, _, extra_data, _ = client.history("my-own-id")["my-own-id"]["prompt"]
     assert number == 3.5
-    assert extra_data["keep"] == 1 and "api_key_comfy_org" not in extra_data and "auth_token_comfy_org" not in extra_data
+    assert (
+        extra_data["keep"] == 1 and "api_key_comfy_org" not in extra_data and "auth_token_comfy_org" not in extra_data
+    )
 
 
 def test_partial_execution_targets(client: ComfyClient) -> None:
@@ -138,7 +152,10 @@ def test_object_info(client: ComfyClient) -> None:
     info = client.get("/object_info").json()
     assert set(info) == {"ProtoNumber", "ProtoTicker", "ProtoSave", "ProtoText", "ProtoFail"}
     ticker = info["ProtoTicker"]
-    assert ticker["input"]["required"]["steps"] == ["INT", {"default": 3, "min": 1, "max": 10000, "tooltip": "Progress ticks."}]
+    assert ticker["input"]["required"]["steps"] == [
+        "INT",
+        {"default": 3, "min": 1, "max": 10000, "tooltip": "Progress ticks."},
+    ]
     assert ticker["input"]["optional"]["mode"][0] == ["add", "keep"]
     assert ticker["input_order"] == {"required": ["value", "steps", "delay"], "optional": ["mode"]}
     assert ticker["output"] == ["INT"] and ticker["output_is_list"] == [False] and ticker["output_name"] == ["INT"]
@@ -155,12 +172,23 @@ def test_object_info(client: ComfyClient) -> None:
 def test_system_stats_and_features(client: ComfyClient) -> None:
     stats = client.get("/system_stats").json()
     assert set(stats["system"]) >= {
-        "os", "ram_total", "ram_free", "comfyui_version", "python_version", "pytorch_version", "embedded_python", "argv",
+        "os",
+        "ram_total",
+        "ram_free",
+        "comfyui_version",
+        "python_version",
+        "pytorch_version",
+        "embedded_python",
+        "argv",
     }
     assert stats["system"]["comfyui_version"].startswith("wan-i2v")
     (device,) = stats["devices"]
     assert set(device) == {"name", "type", "index", "vram_total", "vram_free", "torch_vram_total", "torch_vram_free"}
-    assert client.get("/features").json() == {"supports_preview_metadata": True, "max_upload_size": 1024 * 1024, "extension": {}}
+    assert client.get("/features").json() == {
+        "supports_preview_metadata": True,
+        "max_upload_size": 1024 * 1024,
+        "extension": {},
+    }
 
 
 def test_free_keeps_the_worker_running_and_drops_the_cache(client: ComfyClient) -> None:

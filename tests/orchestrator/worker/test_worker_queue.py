@@ -38,7 +38,9 @@ def test_status_is_broadcast_on_every_queue_change(client: ComfyClient) -> None:
     client.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 1)
     client.interrupt(blocker)
     client.wait_done(blocker)
-    counts = [f["data"]["status"]["exec_info"]["queue_remaining"] for f in client.frames[start:] if f["type"] == "status"]
+    counts = [
+        f["data"]["status"]["exec_info"]["queue_remaining"] for f in client.frames[start:] if f["type"] == "status"
+    ]
     assert counts == [2, 1, 0]
 
 

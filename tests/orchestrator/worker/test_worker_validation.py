@@ -36,7 +36,9 @@ def idle(client: ComfyClient) -> ComfyClient:
 def _nothing_queued(client: ComfyClient) -> None:
     assert client.queue() == {"queue_running": [], "queue_pending": []}
     assert client.history() == {}
-    assert not [f for f in client.frames if f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"]]
+    assert not [
+        f for f in client.frames if f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"]
+    ]
 
 
 def test_shared_validation_checks(idle: ComfyClient) -> None:
@@ -136,3 +138,18 @@ def test_one_failing_output_of_two_is_dropped(idle: ComfyClient) -> None:
     assert body["node_errors"]["5"]["dependent_outputs"] == ["4"]
     idle.wait_done(body["prompt_id"])
     assert list(idle.history(body["prompt_id"])[body["prompt_id"]]["outputs"]) == ["3"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("extra_data", [1]), ("partial_execution_targets", "3"), ("number", "soon")]
+)
+def test_malformed_request_fields(idle: ComfyClient, field: str, value: Any) -> None:
+    error = _rejected(idle, idle.post_prompt(checks.chain(1), **{field: value}))["error"]
+    assert error["type"] == "invalid_prompt" and field.split("_")[0] in error["message"]
+    _nothing_queued(idle)
+
+
+@pytest.mark.parametrize("path", ["/queue", "/history"])
+def test_other_posts_refuse_invalid_json(idle: ComfyClient, path: str) -> None:
+    response = idle.post(path, data=b"{oops", headers={"Content-Type": "application/json"})
+    assert _rejected(idle, response)["error"]["type"] == "invalid_prompt"

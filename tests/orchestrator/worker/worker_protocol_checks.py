@@ -26,12 +26,18 @@ def unique_value() -> int:
     return (next(_values) * 7 + int(time.time() * 1000)) % 1000
 
 
-def chain(value: int, *, steps: int = 2, delay: float = 0.0, prefix: str = "proto/out", fail: bool = False) -> dict[str, Any]:
+def chain(
+    value: int, *, steps: int = 2, delay: float = 0.0, prefix: str = "proto/out", fail: bool = False
+) -> dict[str, Any]:
     """number -> ticker (or a failing node) -> save."""
-    middle = {"class_type": "ProtoFail", "inputs": {"value": ["1", 0]}} if fail else {
-        "class_type": "ProtoTicker",
-        "inputs": {"value": ["1", 0], "steps": steps, "delay": delay},
-    }
+    middle = (
+        {"class_type": "ProtoFail", "inputs": {"value": ["1", 0]}}
+        if fail
+        else {
+            "class_type": "ProtoTicker",
+            "inputs": {"value": ["1", 0], "steps": steps, "delay": delay},
+        }
+    )
     return {
         "1": {"class_type": "ProtoNumber", "inputs": {"value": value}},
         "2": middle,
@@ -64,7 +70,9 @@ def _index(frames: list[Frame], type_: str) -> int:
 def _check_status_around(frames: list[Frame], end_type: str) -> None:
     """A status (queued) comes before execution_start; a status (done) between the end event and the final executing."""
     start, end = _index(frames, "execution_start"), _index(frames, end_type)
-    assert any(f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] >= 1 for f in frames[:start])
+    assert any(
+        f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] >= 1 for f in frames[:start]
+    )
     assert any(f["type"] == "status" for f in frames[end:-1]), "no status frame after the prompt ended"
     assert frames[-1]["type"] == "executing" and frames[-1]["data"]["node"] is None
 
@@ -90,7 +98,16 @@ def check_success_run(client: ComfyClient, steps: int = 2) -> tuple[str, int, di
     states = [f["data"]["nodes"] for f in frames if f["type"] == "progress_state"]
     assert {k: v["state"] for k, v in states[0].items()} == {"1": "running"}
     assert {k: v["state"] for k, v in states[-1].items()} == {"1": "finished", "2": "finished", "3": "finished"}
-    assert set(states[-1]["2"]) >= {"value", "max", "state", "node_id", "prompt_id", "display_node_id", "parent_node_id", "real_node_id"}
+    assert set(states[-1]["2"]) >= {
+        "value",
+        "max",
+        "state",
+        "node_id",
+        "prompt_id",
+        "display_node_id",
+        "parent_node_id",
+        "real_node_id",
+    }
     executed = frames[_index(frames, "executed")]["data"]
     output = executed["output"]
     assert output["animated"] == [True]
@@ -264,8 +281,12 @@ def check_without_client_id(client: ComfyClient) -> None:
     entry = client.history(prompt_id)[prompt_id]
     assert entry["status"]["completed"] is True and "client_id" not in entry["prompt"][3]
     # Our socket saw broadcasts only: status, and progress_state (ComfyUI sends it unaddressed).
-    client.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0, timeout=10)
-    about = {f["type"] for f in client.frames if isinstance(f["data"], dict) and f["data"].get("prompt_id") == prompt_id}
+    client.wait_for(
+        lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0, timeout=10
+    )
+    about = {
+        f["type"] for f in client.frames if isinstance(f["data"], dict) and f["data"].get("prompt_id") == prompt_id
+    }
     assert about <= {"progress_state"}
 
 
@@ -279,7 +300,9 @@ def check_view(client: ComfyClient, entry: dict[str, Any], value: int) -> None:
     partial = client.view(image["filename"], image["subfolder"], headers={"Range": "bytes=100-1123"})
     assert partial.status_code == 206 and partial.content == expected[100:1124]
     assert partial.headers["Content-Range"] == f"bytes 100-1123/{len(expected)}"
-    annotated = client.get("/view", params={"filename": image["filename"] + " [output]", "subfolder": image["subfolder"], "type": "input"})
+    annotated = client.get(
+        "/view", params={"filename": image["filename"] + " [output]", "subfolder": image["subfolder"], "type": "input"}
+    )
     assert annotated.status_code == 200 and annotated.content == expected
     assert client.view("no-such-file.mp4", image["subfolder"]).status_code == 404
     assert client.view("../" + image["filename"], image["subfolder"]).status_code == 400
