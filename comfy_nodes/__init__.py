@@ -43,17 +43,32 @@ NODE_CONFIG: dict[str, dict[str, str]] = {
 if not host.IN_COMFYUI:
     NODE_CONFIG["image"] = {"LoadImage": "Load Image"}
 
-NODE_CLASS_MAPPINGS: dict[str, type] = {}
-NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
+_mappings: tuple[dict[str, type], dict[str, str]] | None = None
 
-for _module_name, _classes in NODE_CONFIG.items():
-    try:
-        _module = importlib.import_module(f".nodes.{_module_name}", __name__)
-    except Exception:  # one broken optional module must not take down the pack
-        logger.warning("WAN I2V: could not load nodes from %s", _module_name, exc_info=True)
-        continue
-    for _class_name, _display in _classes.items():
-        NODE_CLASS_MAPPINGS[_class_name] = getattr(_module, _class_name)
-        NODE_DISPLAY_NAME_MAPPINGS[_class_name] = _display
+
+def _load_mappings() -> tuple[dict[str, type], dict[str, str]]:
+    classes: dict[str, type] = {}
+    names: dict[str, str] = {}
+    for module_name, members in NODE_CONFIG.items():
+        try:
+            module = importlib.import_module(f".nodes.{module_name}", __name__)
+        except Exception:  # one broken optional module must not take down the pack
+            logger.warning("WAN I2V: could not load nodes from %s", module_name, exc_info=True)
+            continue
+        for class_name, display in members.items():
+            classes[class_name] = getattr(module, class_name)
+            names[class_name] = display
+    return classes, names
+
+
+def __getattr__(name: str) -> dict:
+    """The mappings are built on first access, so `comfy_nodes.host` or `.errors` import without torch."""
+    global _mappings
+    if name in ("NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"):
+        if _mappings is None:
+            _mappings = _load_mappings()
+        return _mappings[0] if name == "NODE_CLASS_MAPPINGS" else _mappings[1]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS"]

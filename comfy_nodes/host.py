@@ -18,8 +18,7 @@ import os
 import threading
 from collections.abc import Callable
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import Interrupted, ModelNotFoundError
 
@@ -38,9 +37,11 @@ except ImportError:
 MODEL_KINDS = ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers")
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".pt", ".pth", ".bin", ".ckpt")
 
+if TYPE_CHECKING:
+    import torch
+
 ProgressHook = Callable[[int, int, object | None], None]
 
-_state = threading.local()
 _interrupt = threading.Event()
 _progress_hook: ProgressHook | None = None
 _models_dir: Path | None = None
@@ -53,19 +54,26 @@ _io_dirs: dict[str, Path] = {}
 def get_device() -> torch.device:
     if IN_COMFYUI:
         return _mm.get_torch_device()
+    import torch
+
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def offload_device() -> torch.device:
     if IN_COMFYUI:
         return _mm.unet_offload_device()
+    import torch
+
     return torch.device("cpu")
 
 
 def soft_empty_cache() -> None:
     if IN_COMFYUI:
         _mm.soft_empty_cache()
-    elif torch.cuda.is_available():
+        return
+    import torch
+
+    if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
 

@@ -82,10 +82,9 @@ def _probe_sage(dtype: torch.dtype, head_dim: int) -> str | None:
     return None
 
 
-def sage_unavailable_reason(transformer: torch.nn.Module) -> str | None:
-    """Why SageAttention cannot run this model here, or None when it can."""
+def sage_reason(dtype: torch.dtype, head_dim: int) -> str | None:
+    """Why SageAttention cannot run here for this dtype and head dim, or None when it can."""
     cuda = torch.cuda.is_available()
-    dtype, head_dim = compute_dtype(transformer), _head_dim(transformer)
     reason = sage_blocker(
         cuda=cuda,
         capability=torch.cuda.get_device_capability() if cuda else None,
@@ -94,6 +93,11 @@ def sage_unavailable_reason(transformer: torch.nn.Module) -> str | None:
         head_dim=head_dim,
     )
     return reason or _probe_sage(dtype, head_dim)
+
+
+def sage_unavailable_reason(transformer: torch.nn.Module) -> str | None:
+    """Why SageAttention cannot run this model here, or None when it can."""
+    return sage_reason(compute_dtype(transformer), _head_dim(transformer))
 
 
 def _set_backend(transformer: torch.nn.Module, backend: AttentionBackendName) -> None:

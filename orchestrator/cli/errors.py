@@ -10,14 +10,14 @@ from collections.abc import Iterator
 
 import typer
 
-from comfy_nodes.errors import WanI2VError
-
-from ..errors import RunError
-from ..executor import ExecutionFailed, ExecutionInterrupted, PromptValidationError
+# The node pack (and torch) is imported only when a command runs, so `--help` stays fast.
 
 
 def describe(exc: BaseException) -> str:
     """A one-paragraph message for a user."""
+    from comfy_nodes.errors import WanI2VError
+
+    from ..executor import ExecutionFailed, ExecutionInterrupted, PromptValidationError
     if isinstance(exc, PromptValidationError):
         lines = [exc.error.get("message", "The workflow is invalid.")]
         for node_id, entry in exc.node_errors.items():
@@ -37,6 +37,10 @@ def describe(exc: BaseException) -> str:
 @contextlib.contextmanager
 def report_errors(as_json: bool = False) -> Iterator[None]:
     """Print known errors as messages (and a JSON error line with --json) and exit 1."""
+    from comfy_nodes.errors import WanI2VError
+
+    from ..errors import RunError
+    from ..executor import ExecutionFailed, ExecutionInterrupted, PromptValidationError
     from ..workflows.errors import WorkflowError
 
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import mimetypes
 import uuid
 from collections.abc import Callable
@@ -60,6 +61,15 @@ def _object_body(body: Any) -> dict[str, Any]:
     return body
 
 
+def _id_list(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        raise web.HTTPBadRequest(
+            text=json.dumps(error_body("invalid_request", "delete must be a list of prompt ids", repr(value))),
+            content_type="application/json",
+        )
+    return [str(x) for x in value]
+
+
 class _Routes:
     def __init__(self, state: WorkerState) -> None:
         self.s = state
@@ -105,7 +115,9 @@ class _Routes:
             try:
                 number: float = float(body["number"])
             except (TypeError, ValueError):
-                return _bad_request("invalid_prompt", "number must be a number", repr(body["number"]))
+                number = math.nan
+            if not math.isfinite(number):
+                return _bad_request("invalid_prompt", "number must be a finite number", repr(body["number"]))
         else:
             number = queue.next_number(front=bool(body.get("front")))
         if "prompt" not in body:
@@ -143,7 +155,7 @@ class _Routes:
         if body.get("clear"):
             self.s.queue.clear()
         if "delete" in body:
-            self.s.queue.delete([str(x) for x in body["delete"] or []])
+            self.s.queue.delete(_id_list(body["delete"]))
         return web.Response(status=200)
 
     async def interrupt(self, request: web.Request) -> web.Response:
@@ -184,7 +196,7 @@ class _Routes:
         if body.get("clear"):
             self.s.history.clear()
         if "delete" in body:
-            self.s.history.delete([str(x) for x in body["delete"] or []])
+            self.s.history.delete(_id_list(body["delete"]))
         return web.Response(status=200)
 
     # ------------------------------------------------------------ files
@@ -282,4 +294,7 @@ def add_routes(app: web.Application, state: WorkerState) -> None:
     ]
     for prefix in ("", "/api"):
         for method, path, handler in table:
-            app.router.add_route(method, prefix + path, handler)
+            if method == "GET":
+                app.router.add_get(prefix + path, handler)  # answers HEAD too, as ComfyUI's routes do
+            else:
+                app.router.add_post(prefix + path, handler)

@@ -95,7 +95,8 @@ class _PromptRun(ExecutionHooks):
             self.outputs[node_id] = ui
             self.meta[node_id] = messages.node_meta(node_id)
         if node_id == self.current:
-            self._send("executed", messages.executed_data(node_id, ui, prompt_id))
+            if ui:  # ComfyUI reports a node that ran only when it has UI output
+                self._send("executed", messages.executed_data(node_id, ui, prompt_id))
             return
         # A cached output node: the node before it is done, and this one is reported finished at once.
         self._finish_current()

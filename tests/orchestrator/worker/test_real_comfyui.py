@@ -51,9 +51,9 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     python = Path(os.environ.get("COMFYUI_PYTHON") or comfy_install.default_python(checkout))
     created: list[Path] = []
     pack = checkout / "custom_nodes" / comfy_install.DEFAULT_PACK_NAME
-    if not (pack.is_symlink() or pack.exists()):
+    if not (pack.is_symlink() or pack.exists()):  # an installed pack (link or copy) is used as it is
+        comfy_install.install_pack(checkout)
         created.append(pack)
-    comfy_install.install_pack(checkout)  # a no-op when our link is already there
     if not os.environ.get("COMFYUI_SKIP_PIP"):
         comfy_install.install_requirements(python)
     test_nodes = checkout / "custom_nodes" / "wan_i2v_protocol_test_nodes.py"

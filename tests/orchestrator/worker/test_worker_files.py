@@ -22,6 +22,8 @@ def test_view_content_type_and_suffix_range(client: ComfyClient, worker: WorkerS
     assert response.headers["Content-Type"] == "video/mp4"
     tail = client.view("clip.mp4", headers={"Range": "bytes=-10"})
     assert tail.status_code == 206 and tail.content == b"0123456789"
+    head = client.http.head(client.base + "/view", params={"filename": "clip.mp4"}, timeout=10)
+    assert head.status_code == 200 and head.headers["Content-Length"] == "100"
     (output / "page.html").write_text("<script>alert(1)</script>")
     assert client.view("page.html").headers["Content-Type"] == "application/octet-stream"
 

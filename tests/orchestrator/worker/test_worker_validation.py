@@ -141,7 +141,8 @@ def test_one_failing_output_of_two_is_dropped(idle: ComfyClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("extra_data", [1]), ("partial_execution_targets", "3"), ("number", "soon")]
+    ("field", "value"),
+    [("extra_data", [1]), ("partial_execution_targets", "3"), ("number", "soon"), ("number", "nan")],
 )
 def test_malformed_request_fields(idle: ComfyClient, field: str, value: Any) -> None:
     error = _rejected(idle, idle.post_prompt(checks.chain(1), **{field: value}))["error"]
@@ -153,3 +154,4 @@ def test_malformed_request_fields(idle: ComfyClient, field: str, value: Any) -> 
 def test_other_posts_refuse_invalid_json(idle: ComfyClient, path: str) -> None:
     response = idle.post(path, data=b"{oops", headers={"Content-Type": "application/json"})
     assert _rejected(idle, response)["error"]["type"] == "invalid_prompt"
+    assert _rejected(idle, idle.post(path, {"delete": "abc"}))["error"]["type"] == "invalid_request"
