@@ -21,8 +21,13 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+PORT ?= 8188
+
+# The demo video first (prints where the MP4 is), then the ComfyUI-compatible worker
+# on 127.0.0.1:$(PORT) serving the demo model until Ctrl-C.
 run: setup
 	$(BIN)/wan-i2v demo --models $(MODELS) --data $(DATA)
+	$(BIN)/wan-i2v worker --host 127.0.0.1 --port $(PORT) --models $(MODELS) --data $(DATA)/worker
 
 test: setup
 	$(BIN)/python -m pytest -q
