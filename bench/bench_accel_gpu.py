@@ -159,8 +159,8 @@ def bench_step(gpu: str, model, inputs: dict[str, torch.Tensor]) -> None:
         rows.append((f"{label}, estimate at {fraction:.0%} skipped", estimate, "mix of the two rows above"))
     attention.restore(model)
 
-    layers = len(model.blocks)
-    print(f"\n## One sampling step (cond + uncond), {layers} blocks of dim 5120, {tokens} video tokens, bf16\n")
+    layers, dim = len(model.blocks), model.config.num_attention_heads * model.config.attention_head_dim
+    print(f"\n## One sampling step (cond + uncond), {layers} blocks of dim {dim}, {tokens} video tokens, bf16\n")
     print("| GPU | run | s/step | speed-up vs sdpa | note |")
     print("|---|---|---:|---:|---|")
     for name, seconds, note in rows:

@@ -88,11 +88,23 @@ def _dtype_of(module: torch.nn.Module) -> torch.dtype:
 # ------------------------------------------------------------------ transformer
 
 
-def load_transformer(path: Path, compute_dtype: str = "auto") -> WanModel:
+def load_transformer(
+    path: Path, compute_dtype: str = "auto", *, weight_dtype: str = "default", offload: str = "none"
+) -> WanModel:
+    """The I2V transformer; FP8 checkpoints (plain or scaled) are read too.
+
+    weight_dtype stores block weights in FP8 (layerwise upcast while running); offload
+    keeps weights in RAM ("model") or streams blocks ("blocks") to the compute device.
+    """
     from diffusers import WanTransformer3DModel
+
+    from ..accel import fp8
+    from ..accel import offload as offload_mod
 
     device = host.get_device()
     dtype = resolve_dtype(compute_dtype, device)
+    fp8.storage_dtype(weight_dtype)  # reject unknown values before the (slow) load
+    stored = None
     folder = _component_dir(path, "transformer")
     if folder is not None:
         model = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
@@ -102,9 +114,25 @@ def load_transformer(path: Path, compute_dtype: str = "auto") -> WanModel:
             )
     else:
         sd = convert.strip_diffusion_prefix(read_state_dict(path))
+        sd, stored = fp8.prepare_state_dict(sd, dtype)
         config = detect.transformer_config(sd, str(path))
         model = _build(WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path)
-    return WanModel(transformer=model.to(device), dtype=dtype, source=str(path))
+    # A plain fp8 file holds fp8-exact values: keep them in fp8 unless told otherwise.
+    if weight_dtype == "default" and stored is not None and not _has_scales(path):
+        weight_dtype = {torch.float8_e4m3fn: "fp8_e4m3fn", torch.float8_e5m2: "fp8_e5m2"}[stored]
+    fp8.apply_fp8(model, weight_dtype, dtype)
+    offload_mod.apply_offload(model, offload, device)
+    options = {"weight_dtype": weight_dtype, "offload": offload}
+    return WanModel(transformer=model, dtype=dtype, source=str(path), options=options)
+
+
+def _has_scales(path: Path) -> bool:
+    if path.suffix.lower() not in (".safetensors", ".sft"):
+        return False
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        return any(k.endswith(("scaled_fp8", ".scale_weight", ".weight_scale")) for k in f.keys())
 
 
 # ------------------------------------------------------------------ VAE

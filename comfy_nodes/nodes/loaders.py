@@ -41,6 +41,32 @@ class WanI2VModelLoader:
                 ),
                 "compute_dtype": (DTYPES, {"default": "auto", "tooltip": DTYPE_TIP}),
             },
+            "optional": {
+                "weight_dtype": (
+                    ["default", "fp8_e4m3fn", "fp8_e5m2"],
+                    {
+                        "default": "default",
+                        "tooltip": "Store the transformer's weights in FP8 (about half the memory of bf16); each layer "
+                        "is upcast to the compute dtype while it runs. Norms, embeddings and the head stay full precision.",
+                    },
+                ),
+                "offload": (
+                    ["none", "model", "blocks"],
+                    {
+                        "default": "none",
+                        "tooltip": "none: keep the model on the GPU. model: keep it in RAM, move it to the GPU only while "
+                        "sampling. blocks: stream one transformer block at a time to the GPU (14B on 24 GB cards).",
+                    },
+                ),
+                "attention": (
+                    ["sdpa", "sage", "auto"],
+                    {
+                        "default": "sdpa",
+                        "tooltip": "Attention kernel. sage needs CUDA, the sageattention package and fp16/bf16; "
+                        "otherwise it falls back to sdpa with a warning. auto picks sage when it can run.",
+                    },
+                ),
+            },
         }
 
     @classmethod
@@ -54,8 +80,18 @@ class WanI2VModelLoader:
     CATEGORY = CATEGORY
     DESCRIPTION = "Loads a WAN 2.1 image-to-video diffusion model from disk (never from a hub)."
 
-    def load(self, model_name: str, compute_dtype: str = "auto") -> tuple[WanModel]:
-        return (loaders.load_transformer(host.find_model("diffusion_models", model_name), compute_dtype),)
+    def load(
+        self,
+        model_name: str,
+        compute_dtype: str = "auto",
+        weight_dtype: str = "default",
+        offload: str = "none",
+        attention: str = "sdpa",
+    ) -> tuple[WanModel]:
+        path = host.find_model("diffusion_models", model_name)
+        model = loaders.load_transformer(path, compute_dtype, weight_dtype=weight_dtype, offload=offload)
+        model.options["attention"] = attention
+        return (model,)
 
 
 class WanI2VTextEncoderLoader:

@@ -53,7 +53,7 @@ def sample(
     if steps < 1:
         raise ParameterError(f"steps must be at least 1; got {steps}.")
     transformer = model.transformer
-    device = next(transformer.parameters()).device
+    device = host.get_device()  # the model itself may sit in RAM between runs (offload)
     sched = make_scheduler(scheduler, shift)
     sched.set_timesteps(steps, device=device)
 
