@@ -1,0 +1,70 @@
+"""The model loader's FP8 and offload options, and FP8 ComfyUI checkpoints."""
+
+from __future__ import annotations
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from comfy_nodes.accel import fp8
+from comfy_nodes.models import loaders
+
+INPUTS = dict(
+    hidden_states=torch.randn(1, 36, 2, 4, 4, generator=torch.Generator().manual_seed(0)),
+    timestep=torch.tensor([600.0]),
+    encoder_hidden_states=torch.randn(1, 512, 64, generator=torch.Generator().manual_seed(1)),
+    encoder_hidden_states_image=torch.randn(1, 257, 64, generator=torch.Generator().manual_seed(2)),
+    return_dict=False,
+)
+
+
+def _out(model) -> torch.Tensor:
+    return model.transformer(**INPUTS)[0]
+
+
+def _block_weights(sd: dict[str, torch.Tensor]) -> list[str]:
+    return [k for k, v in sd.items() if k.startswith("blocks.") and k.endswith(".weight") and v.ndim == 2]
+
+
+def test_fp8_option_shrinks_weights_and_stays_close(demo_paths):
+    full = loaders.load_transformer(demo_paths["diffusion_models"])
+    small = loaders.load_transformer(demo_paths["diffusion_models"], weight_dtype="fp8_e4m3fn")
+    assert small.options["weight_dtype"] == "fp8_e4m3fn"
+    assert fp8.weight_bytes(small.transformer) < fp8.weight_bytes(full.transformer)
+    assert small.transformer.blocks[0].attn1.to_q.weight.dtype == torch.float8_e4m3fn
+    reference = _out(full)
+    assert torch.allclose(_out(small), reference, atol=0.1 * reference.abs().max().item())
+
+
+def test_plain_fp8_checkpoint_loads_and_stays_fp8(demo_paths, tmp_path):
+    sd = load_file(str(demo_paths["diffusion_models"]))
+    for key in _block_weights(sd):
+        sd[key] = sd[key].to(torch.float8_e4m3fn)
+    path = tmp_path / "wan2.1_i2v_480p_demo_fp8_e4m3fn.safetensors"
+    save_file(sd, str(path))
+    model = loaders.load_transformer(path)
+    assert model.options["weight_dtype"] == "fp8_e4m3fn"
+    assert model.transformer.blocks[0].ffn.net[0].proj.weight.dtype == torch.float8_e4m3fn
+    assert torch.isfinite(_out(model)).all()
+
+
+def test_scaled_fp8_checkpoint_is_dequantised(demo_paths, tmp_path):
+    sd = load_file(str(demo_paths["diffusion_models"]))
+    reference = loaders.load_transformer(demo_paths["diffusion_models"])
+    scaled = dict(sd)
+    for key in _block_weights(sd):
+        scale = sd[key].abs().max() / 448.0
+        scaled[key] = (sd[key] / scale).to(torch.float8_e4m3fn)
+        scaled[key[: -len(".weight")] + ".scale_weight"] = scale.reshape(1).float()
+    scaled["scaled_fp8"] = torch.zeros(2, dtype=torch.float8_e4m3fn)
+    path = tmp_path / "wan2.1_i2v_480p_demo_fp8_scaled.safetensors"
+    save_file(scaled, str(path))
+    model = loaders.load_transformer(path)
+    assert model.options["weight_dtype"] == "default"  # dequantised values are not fp8-exact: kept as loaded
+    expected = _out(reference)
+    assert torch.allclose(_out(model), expected, atol=0.1 * expected.abs().max().item())
+
+
+def test_model_offload_gives_the_same_output(demo_paths):
+    plain = loaders.load_transformer(demo_paths["diffusion_models"])
+    offloaded = loaders.load_transformer(demo_paths["diffusion_models"], offload="model")
+    assert torch.equal(_out(plain), _out(offloaded))
