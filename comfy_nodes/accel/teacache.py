@@ -19,6 +19,7 @@ so the sampler's "cond" and "uncond" passes keep separate residuals.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 
 import torch
@@ -261,6 +262,9 @@ class TeaCacheHeadHook(ModelHook):
             state.accumulated = 0.0
             return True
         rel = self._relative_change(indicator, previous)
+        if rel is None:
+            state.accumulated = 0.0
+            return True
         state.accumulated += config.rescale(rel)
         if state.accumulated < config.threshold:
             return False
@@ -268,12 +272,12 @@ class TeaCacheHeadHook(ModelHook):
         return True
 
     @staticmethod
-    def _relative_change(current: torch.Tensor, previous: torch.Tensor) -> float:
+    def _relative_change(current: torch.Tensor, previous: torch.Tensor) -> float | None:
+        """mean|m - m_prev| / mean|m_prev|, or None when it cannot be measured (then the pass computes)."""
         current, previous = current.float(), previous.float()
         denominator = previous.abs().mean().item()
-        if denominator == 0.0:
-            return float("inf")
-        return (current - previous).abs().mean().item() / denominator
+        rel = (current - previous).abs().mean().item() / denominator if denominator > 0.0 else math.nan
+        return rel if math.isfinite(rel) else None
 
     def reset_state(self, module: torch.nn.Module) -> torch.nn.Module:
         self.state_manager.reset()

@@ -84,12 +84,14 @@ class WanI2VImageEncode:
     DESCRIPTION = "Encodes the start image with CLIP vision and the VAE for WAN 2.1 I2V."
 
     @classmethod
-    def VALIDATE_INPUTS(cls, num_frames: int | None = None, **_: object) -> bool | str:
-        if num_frames is not None:
-            try:
-                image_pipeline.check_num_frames(num_frames)
-            except ParameterError as exc:
-                return str(exc)
+    def VALIDATE_INPUTS(cls, num_frames: int) -> bool | str:
+        # Naming num_frames here makes ComfyUI skip its own min/max check for it, so check both.
+        try:
+            image_pipeline.check_num_frames(num_frames)
+        except ParameterError as exc:
+            return str(exc)
+        if num_frames > defaults.MAX_FRAMES:
+            return f"num_frames must be at most {defaults.MAX_FRAMES}; got {num_frames}."
         return True
 
     def encode(

@@ -13,7 +13,7 @@ DTYPE_TIP = "Compute dtype. auto = bf16 on a GPU, fp32 on the CPU (half precisio
 
 
 def _model_input(kind: str, tooltip: str) -> tuple:
-    return (host.list_models(kind) or [""], {"tooltip": tooltip})
+    return (host.list_models(kind), {"tooltip": tooltip})
 
 
 def _check_model(kind: str, model_name: str | None) -> bool | str:

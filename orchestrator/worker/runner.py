@@ -5,10 +5,12 @@ Per prompt, frames follow ComfyUI's order: `status` (taken off the queue),
 `executing`, ticks (`progress_state` + `progress`), `executed` for nodes with UI
 output, `progress_state` (finished); then `execution_success`, `execution_error`
 or `execution_interrupted`; `status` (done); and finally `executing {node: null}`
-once the history entry is written. `status`, `progress_state` and
-`execution_interrupted` go to every socket (as in ComfyUI, whose progress
-handler sends its snapshot unaddressed); everything else goes to the
-submitting client id, and nowhere when the prompt came without one.
+once the history entry is written.
+
+Addressing follows ComfyUI: `status` goes to every socket; everything else goes
+to the submitting client id. A prompt without a client id sends nothing but
+`progress`, `progress_state` and `execution_interrupted`, and those to every
+socket (ComfyUI sends to "the current client id", and an unset id broadcasts).
 """
 
 from __future__ import annotations
@@ -58,13 +60,13 @@ class _PromptRun(ExecutionHooks):
         """A lifecycle event: recorded in the history status and sent with a timestamp."""
         data = {**data, "timestamp": messages.now_ms()}
         self.status_messages.append([event, data])
-        if broadcast:
-            self.runner.bus.send(event, data, None)
-        else:
-            self._send(event, data)
+        if self.client_id is not None or broadcast:
+            # As ComfyUI: addressed to the submitting client; "broadcast" events also go
+            # out (to everyone) when the prompt has no client id.
+            self.runner.bus.send(event, data, self.client_id)
 
     def _progress_state(self, snapshot: dict[str, Any]) -> None:
-        self.runner.bus.send("progress_state", snapshot, None)
+        self.runner.bus.send("progress_state", snapshot, self.client_id)
 
     def _finish_current(self) -> None:
         if self.current is not None:
@@ -88,7 +90,8 @@ class _PromptRun(ExecutionHooks):
 
     def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
         self._progress_state(self.progress.update(node_id, value, total))
-        self._send("progress", messages.progress_data(node_id, value, total, prompt_id))
+        # Like ComfyUI's progress hook: addressed to the prompt's client, or to everyone when it has none.
+        self.runner.bus.send("progress", messages.progress_data(node_id, value, total, prompt_id), self.client_id)
 
     def on_executed(self, prompt_id: str, node_id: str, ui: dict[str, Any] | None) -> None:
         if ui:

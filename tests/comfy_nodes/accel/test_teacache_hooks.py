@@ -8,7 +8,7 @@ import torch
 from comfy_nodes.accel import teacache
 from comfy_nodes.errors import ParameterError
 
-STEPS = 8
+STEPS = 6
 TIMESTEPS = [1000.0 * (1 - i / STEPS) for i in range(STEPS)]
 IDENTITY_POLY = (1.0, 0.0)  # rescale(rel) == rel, so skips are easy to predict
 
@@ -105,6 +105,18 @@ def test_skip_pattern_follows_the_accumulated_indicator_change(tiny_model, tiny_
     assert per_step == expected
 
 
+def test_an_unmeasurable_indicator_never_skips(tiny_model, tiny_inputs, run_loop):
+    # A zero time embedding makes the relative change 0/0; those passes must compute
+    # (the 480p polynomial would send an infinite change to -inf and skip forever).
+    embedder = tiny_model.condition_embedder.time_embedder.linear_2
+    with torch.no_grad():
+        embedder.weight.zero_()
+        embedder.bias.zero_()
+    teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=0.5).for_run(STEPS, "480p"))
+    run_loop(tiny_model, tiny_inputs, TIMESTEPS)
+    assert teacache.teacache_stats(tiny_model)["cond"] == {"computed": STEPS, "skipped": 0}
+
+
 def test_state_resets_between_runs(tiny_model, tiny_inputs, run_loop):
     teacache.apply_teacache(tiny_model, teacache.TeaCacheSettings(threshold=5.0).for_run(STEPS, "480p"))
     first = run_loop(tiny_model, tiny_inputs, TIMESTEPS)
@@ -161,7 +173,7 @@ def test_end_step_forces_compute_after_it(tiny_model, tiny_inputs, run_loop):
     config.coefficients = IDENTITY_POLY
     teacache.apply_teacache(tiny_model, config)
     _, per_step = _per_step_skips(tiny_model, tiny_inputs, run_loop, [500.0] * STEPS)
-    assert per_step == [0, 0, 2, 2, 0, 0, 0, 0]
+    assert per_step == [0, 0, 2, 0, 0, 0]  # end = round(0.5 * 6) = 3
 
 
 def test_settings_resolve_presets_and_bounds():

@@ -85,3 +85,5 @@ def test_bad_values_are_rejected(parts):
     with pytest.raises(ParameterError, match="multiple of 16"):
         WanI2VImageEncode().encode(None, None, torch.rand(1, 8, 8, 3), "custom", 50, 32, 9)
     assert "9 or 13" in WanI2VImageEncode.VALIDATE_INPUTS(num_frames=10)
+    assert "at most 1001" in WanI2VImageEncode.VALIDATE_INPUTS(num_frames=2001)
+    assert WanI2VImageEncode.VALIDATE_INPUTS(num_frames=81) is True
