@@ -104,7 +104,7 @@ def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: Image
     stats["attention"] = chosen
     if reason:
         stats["attention_fallback_reason"] = reason
-    use_teacache = teacache is not None and getattr(teacache, "threshold", 0) > 0
+    use_teacache = teacache is not None and teacache.enabled
     try:
         with offload.on_device(transformer, host.get_device()):
             if use_teacache:

@@ -105,3 +105,17 @@ def test_bad_set_syntax(demo_models, start_image, tmp_path):
     result = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
                       "--out", str(tmp_path / "x.mp4"), "--set", "steps"])  # fmt: skip
     assert result.exit_code != 0 and "name=value" in result.output
+
+
+@pytest.mark.e2e
+def test_summary_reports_teacache_and_attention(demo_models, start_image, tmp_path):
+    from orchestrator.runner import RunRequest, run_workflow
+
+    params = {**demo_model_params(), **SMALL, "steps": "6", "teacache_threshold": "0.3", "attention": "sage", "prompt": "x"}
+    summary = run_workflow(RunRequest("i2v_480p", start_image, tmp_path / "t.mp4", demo_models, params))
+    sampler = summary["sampler"]
+    assert sampler["teacache_threshold"] == 0.3
+    for branch in ("cond", "uncond"):
+        counts = sampler["passes"][branch]
+        assert counts["computed"] + counts["skipped"] == 6 and counts["computed"] >= 2  # first and last always run
+    assert sampler["attention"] == "sdpa" and "CUDA" in sampler["attention_fallback_reason"]

@@ -19,6 +19,9 @@ import pytest
 import worker_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
+from wan_workflow_checks import check_wan_workflow
+
+from comfy_nodes.models import demo
 from orchestrator.worker import comfy_install, comfy_launch
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.e2e]
@@ -61,8 +64,19 @@ def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         test_nodes.symlink_to(PROTOCOL_NODES)
         created.append(test_nodes)
 
+    # The demo model in a folder of ours, added to ComfyUI's model paths (nothing written into the checkout).
+    models = tmp_path_factory.mktemp("comfyui-models")
+    demo.make_demo_model(models)
+    kinds = "".join(f"    {kind}: {kind}\n" for kind in ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers"))
+    extra_paths = models / "extra_model_paths.yaml"
+    extra_paths.write_text(f"wan_i2v_demo:\n    base_path: {models}\n{kinds}")
     specs = comfy_launch.plan_instances(
-        checkout, python=python, cpu=True, base_port=_free_port(), work_dir=tmp_path_factory.mktemp("comfyui-run")
+        checkout,
+        python=python,
+        cpu=True,
+        base_port=_free_port(),
+        work_dir=tmp_path_factory.mktemp("comfyui-run"),
+        extra_args=["--extra-model-paths-config", str(extra_paths)],
     )
     instances = comfy_launch.start_instances(specs)
     try:
@@ -129,3 +143,7 @@ def test_uploads(client: ComfyClient) -> None:
 
 def test_validation(client: ComfyClient) -> None:
     checks.check_validation_rejects(client)
+
+
+def test_wan_workflow_produces_an_mp4(client: ComfyClient, tmp_path: Path) -> None:
+    check_wan_workflow(client, tmp_path)
