@@ -82,6 +82,8 @@ def _widget_values(node: Mapping[str, Any], cls: type) -> dict[str, Any]:
         if spec.category == "hidden" or not _is_widget(spec):
             continue
         if position >= len(values):
+            if spec.category == "optional":  # saved before this optional input existed: it keeps its default
+                break
             raise WorkflowFormatError(
                 f"node {node['id']} ({node['type']}) has {len(values)} widget values; input {spec.name!r} has none"
             )
