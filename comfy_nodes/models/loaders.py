@@ -163,7 +163,7 @@ def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
     folder = _component_dir(path, "text_encoder")
     if folder is not None:
         encoder = UMT5EncoderModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
-        tokenizer = _folder_tokenizer(folder.parent / "tokenizer" if folder != path else path / "tokenizer")
+        tokenizer = _folder_tokenizer(folder.parent / "tokenizer")  # tokenizer/ sits beside text_encoder/
     else:
         sd = read_state_dict(path)
         if SPIECE_KEY not in sd:

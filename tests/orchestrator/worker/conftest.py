@@ -15,14 +15,12 @@ if str(HERE) not in sys.path:
 import worker_protocol_nodes  # noqa: E402
 from comfy_protocol_client import ComfyClient  # noqa: E402
 
-from comfy_nodes import host  # noqa: E402
 from orchestrator.worker import WorkerConfig, WorkerServer, create_app  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerServer]:
+def worker(tmp_path_factory: pytest.TempPathFactory, module_host_folders: None) -> Iterator[WorkerServer]:
     """One worker per test module (each module starts from empty folders and cache)."""
-    saved_models, saved_io = host._models_dir, dict(host._io_dirs)  # the worker repoints them on start
     data = tmp_path_factory.mktemp("worker-data")
     config = WorkerConfig(data_dir=data, models_dir=data / "models", max_upload_mb=1)
     app = create_app(
@@ -32,9 +30,6 @@ def worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WorkerServer]:
     server.start()
     yield server
     server.stop()
-    host._models_dir = saved_models
-    host._io_dirs.clear()
-    host._io_dirs.update(saved_io)
 
 
 @pytest.fixture
