@@ -63,7 +63,7 @@ def apply_offload(transformer: torch.nn.Module, mode: str, device: torch.device)
             use_stream=device.type == "cuda",
         )
     _modes[transformer] = mode
-    logger.info("Transformer offload: %s (compute device %s).", mode, device)
+    logger.info("%s offload: %s (compute device %s).", type(transformer).__name__, mode, device)
 
 
 @contextmanager

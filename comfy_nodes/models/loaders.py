@@ -177,7 +177,16 @@ def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
         sd = {k: v for k, v in sd.items() if k.startswith(("shared.", "encoder."))}
         encoder = _build(UMT5EncoderModel, config, sd, dtype, path)
         encoder.tie_weights()
-    return TextEncoder(encoder=encoder.to(device), tokenizer=tokenizer, dtype=dtype)
+    _keep_in_ram_between_uses(encoder, device)
+    return TextEncoder(encoder=encoder, tokenizer=tokenizer, dtype=dtype)
+
+
+def _keep_in_ram_between_uses(module: torch.nn.Module, device: torch.device) -> None:
+    """The encoders run once per prompt: on a GPU they wait in RAM and visit the GPU only
+    while encoding, leaving its memory to the transformer."""
+    from ..accel import offload
+
+    offload.apply_offload(module, "model" if device.type != "cpu" else "none", device)
 
 
 def _folder_tokenizer(folder: Path) -> SentencePieceTokenizer:
@@ -203,7 +212,8 @@ def load_clip_vision(path: Path, compute_dtype: str = "auto") -> ClipVision:
         config = CLIPVisionConfig(**detect.clip_vision_config(sd, str(path)))
         sd = {k: v for k, v in sd.items() if k.startswith("vision_model.") and not k.endswith("position_ids")}
         model = _build(CLIPVisionModel, config, _match_clip_prefix(sd, config), dtype, path)
-    return ClipVision(model=model.to(device), dtype=dtype, image_size=model.config.image_size)
+    _keep_in_ram_between_uses(model, device)
+    return ClipVision(model=model, dtype=dtype, image_size=model.config.image_size)
 
 
 def _match_clip_prefix(sd: dict[str, torch.Tensor], config: object) -> dict[str, torch.Tensor]:

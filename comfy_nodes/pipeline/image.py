@@ -7,6 +7,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .. import host
+from ..accel import offload
 from ..errors import ParameterError
 from .defaults import RESOLUTION_AREAS, SIZE_MULTIPLE, VAE_STRIDE_S, VAE_STRIDE_T
 from .types import ClipVision, ImageEmbeds, Vae
@@ -57,8 +59,9 @@ def clip_features(clip: ClipVision, pixels: torch.Tensor) -> torch.Tensor:
     x = (x * 0.5 + 0.5).clamp(0, 1)
     mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
-    x = ((x - mean) / std).to(next(clip.model.parameters()).device, clip.dtype)
-    out = clip.model(pixel_values=x, output_hidden_states=True)
+    device = host.get_device()
+    with offload.on_device(clip.model, device):  # on a GPU only while encoding
+        out = clip.model(pixel_values=((x - mean) / std).to(device, clip.dtype), output_hidden_states=True)
     return out.hidden_states[-2]
 
 

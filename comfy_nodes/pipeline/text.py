@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from .. import host
+from ..accel import offload
 from .defaults import TEXT_LEN
 from .types import TextEmbeds, TextEncoder
 
@@ -17,9 +19,10 @@ def encode_text(encoder: TextEncoder, text: str, max_length: int = TEXT_LEN) -> 
     """
     ids = encoder.tokenizer.encode(text, max_length)
     model = encoder.encoder
-    device = next(model.parameters()).device
-    input_ids = torch.tensor([ids], device=device)
-    states = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
+    device = host.get_device()
+    with offload.on_device(model, device):  # a GPU holds umT5 (11 GB in bf16) only while encoding
+        input_ids = torch.tensor([ids], device=device)
+        states = model(input_ids=input_ids, attention_mask=torch.ones_like(input_ids)).last_hidden_state
     padded = states.new_zeros(1, max_length, states.shape[-1])
     padded[:, : len(ids)] = states
     return padded
