@@ -14,9 +14,10 @@ worker) this module supplies the same services itself:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -187,20 +188,29 @@ def list_models_diffusers() -> list[str]:
 
 
 def find_model(kind: str, name: str) -> Path:
-    """Resolve a model name (file or diffusers folder) to a path, or say where we looked."""
+    """Resolve a model name (file or diffusers folder, relative to a models folder) to a path.
+
+    Names never leave the searched folders: a workflow (possibly from a remote client)
+    must not make the server open arbitrary files.
+    """
+    searched = model_folders(kind) + model_folders("diffusers")
     if not name:
         raise ModelNotFoundError(f"No {kind} model was chosen; put one in {_folders_text(kind)} and select it.")
-    candidate = Path(name)
-    if candidate.is_absolute() and candidate.exists():
-        return candidate
-    searched = model_folders(kind) + model_folders("diffusers")
+    relative = Path(name)
+    if relative.is_absolute() or ".." in relative.parts:
+        raise ModelNotFoundError(
+            f"{kind} model '{name}' must be a name inside the models folder ({_folders_text(kind)}), "
+            "not an absolute path or one with '..'."
+        )
     for folder in searched:
-        path = folder / name
-        if path.exists():
+        path = folder / relative
+        if path.exists():  # lexically inside the folder; symlinks placed there by the owner are fine
             return path
+    available = list_models(kind)
+    listing = f" Available: {', '.join(available)}." if available else " That folder holds no models."
     raise ModelNotFoundError(
-        f"{kind} model '{name}' was not found. Searched: {', '.join(str(f) for f in searched)}. "
-        f"Put the file there (or pass --models DIR / set WAN_MODELS_DIR to the folder that holds {kind}/)."
+        f"{kind} model '{name}' was not found in {', '.join(str(f) for f in searched)}.{listing} "
+        f"Put the file there, choose another, or point --models / WAN_MODELS_DIR at the folder that holds {kind}/."
     )
 
 
@@ -213,6 +223,18 @@ def set_io_dirs(*, input: Path | None = None, output: Path | None = None, temp: 
     for key, value in (("input", input), ("output", output), ("temp", temp)):
         if value is not None:
             _io_dirs[key] = Path(value).resolve()
+
+
+@contextlib.contextmanager
+def io_dirs_set_to(*, input: Path, output: Path, temp: Path) -> Iterator[None]:
+    """Use these input/output/temp folders inside the block, then the previous ones again."""
+    saved = dict(_io_dirs)
+    set_io_dirs(input=input, output=output, temp=temp)
+    try:
+        yield
+    finally:
+        _io_dirs.clear()
+        _io_dirs.update(saved)
 
 
 def _io_dir(key: str) -> Path:

@@ -54,23 +54,26 @@ def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = Non
     """Run the workflow and move its video to request.out. Returns the run summary."""
     load_image_file(request.image)  # fail early, with a clear message, on an unreadable image
     workflow = get_workflow(request.workflow)
-    fmt = "webm" if request.out.suffix.lower() == ".webm" else "mp4"
-    params = {"format": fmt, **request.params}
+    params = {**request.params, "format": _output_format(request.out, request.params.get("format"))}
+    if "image" in params:
+        raise RunError("Give the start image with --image, not as a parameter.")
 
     host.set_models_dir(request.models)
     with tempfile.TemporaryDirectory(prefix="wan-i2v-run-") as tmp:
         tmp_path = Path(tmp)
-        host.set_io_dirs(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp")
-        image_name = "start" + request.image.suffix.lower()
-        shutil.copyfile(request.image, host.input_dir() / image_name)
-        prompt = bind(workflow, params, image=image_name)
+        with host.io_dirs_set_to(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp"):
+            image_name = "start" + request.image.suffix.lower()
+            shutil.copyfile(request.image, host.input_dir() / image_name)
+            prompt = bind(workflow, params, image=image_name)
 
-        validated = validate_prompt(prompt, NODE_CLASS_MAPPINGS)
-        hooks = _Hooks(prompt, on_progress)
-        started = time.perf_counter()
-        result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
-        total = time.perf_counter() - started
-        video, poster = _collect(result.outputs, request.out)
+            validated = validate_prompt(prompt, NODE_CLASS_MAPPINGS)
+            hooks = _Hooks(prompt, on_progress)
+            started = time.perf_counter()
+            result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
+            total = time.perf_counter() - started
+            video, poster = _collect(result.outputs, request.out)
+    used = resolve_parameters(workflow, params, image=image_name)
+    used["image"] = str(request.image)
 
     info = ffmpeg.probe_video(video)
     stats = [s for ui in result.outputs.values() for s in ui.get("wan_stats", [])]
@@ -81,7 +84,7 @@ def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = Non
         "video": str(video),
         "poster": str(poster) if poster else None,
         "video_info": {"codec": info.codec, "width": info.width, "height": info.height, "fps": info.fps, "num_frames": info.num_frames},
-        "parameters": resolve_parameters(workflow, params, image=image_name),
+        "parameters": used,
         "timings": {
             node_id: {"class_type": prompt[node_id]["class_type"], "seconds": round(seconds, 4)}
             for node_id, seconds in result.timings.items()
@@ -89,6 +92,23 @@ def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = Non
         "total_seconds": round(total, 3),
         "sampler": stats[0] if len(stats) == 1 else stats,
     }
+
+
+def _output_format(out: Path, requested: Any) -> str:
+    """The container follows --out's suffix; a conflicting format parameter is an error."""
+    if out.is_dir():
+        raise RunError(f"--out {out} is a folder; give a file path such as {out / 'video.mp4'}.")
+    suffix = out.suffix.lower().lstrip(".")
+    if suffix not in ("mp4", "webm"):
+        raise RunError(f"--out must end in .mp4 or .webm (got '{out.name}').")
+    if requested is not None and str(requested) != suffix:
+        raise RunError(f"format={requested} disagrees with --out {out.name}; change one of them.")
+    return suffix
+
+
+def poster_path(out: Path) -> Path:
+    """Where the first-frame poster goes: beside the video, never over the input image."""
+    return out.with_name(out.stem + ".poster.png")
 
 
 def _collect(outputs: dict[str, dict], out: Path) -> tuple[Path, Path | None]:
@@ -103,7 +123,7 @@ def _collect(outputs: dict[str, dict], out: Path) -> tuple[Path, Path | None]:
                 poster_src = source.with_suffix(".png")
                 poster = None
                 if poster_src.exists():
-                    poster = out.with_suffix(".png")
+                    poster = poster_path(out)
                     shutil.move(poster_src, poster)
                 return out, poster
     raise RunError("The workflow finished without saving a video; it needs a WanI2VSaveVideo node.")

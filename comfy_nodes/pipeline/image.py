@@ -13,6 +13,7 @@ from ..errors import ParameterError
 from .defaults import RESOLUTION_AREAS, SIZE_MULTIPLE, VAE_STRIDE_S, VAE_STRIDE_T
 from .types import ClipVision, ImageEmbeds, Vae
 
+MAX_SIDE = 2048  # RoPE covers 1024 positions per axis; 2048 px is 128 latent patches
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
@@ -41,7 +42,13 @@ def target_size(image_width: int, image_height: int, resolution: str, width: int
     patch = SIZE_MULTIPLE // VAE_STRIDE_S
     lat_h = round(math.sqrt(area * aspect) // VAE_STRIDE_S // patch * patch)
     lat_w = round(math.sqrt(area / aspect) // VAE_STRIDE_S // patch * patch)
-    return max(lat_w, patch) * VAE_STRIDE_S, max(lat_h, patch) * VAE_STRIDE_S
+    out_w, out_h = max(lat_w, patch) * VAE_STRIDE_S, max(lat_h, patch) * VAE_STRIDE_S
+    if max(out_w, out_h) > MAX_SIDE:
+        raise ParameterError(
+            f"The image's aspect ratio ({image_width}x{image_height}) is too extreme: the {resolution} video would be "
+            f"{out_w}x{out_h}, over the {MAX_SIDE}-pixel limit. Crop the image, or use resolution=custom with a width and height."
+        )
+    return out_w, out_h
 
 
 def _to_chw(image: torch.Tensor) -> torch.Tensor:

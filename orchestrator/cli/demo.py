@@ -41,10 +41,13 @@ def demo(
     """Make the demo model if needed and generate one video from a drawn sample image (noise: random weights)."""
     from comfy_nodes.models import demo as demo_model
 
+    from ..errors import RunError
     from ..runner import RunRequest, run_workflow
     from ..sample_image import draw_sample_image
 
     with report_errors(json_):
+        if models.exists() and not models.is_dir():
+            raise RunError(f"--models {models} is a file; give a folder (the demo model is made there if missing).")
         if not demo_model.is_complete(models):
             typer.echo(f"Making the demo model in {models} ...")
             demo_model.make_demo_model(models)

@@ -20,9 +20,18 @@ def describe(exc: BaseException) -> str:
     from ..executor import ExecutionFailed, ExecutionInterrupted, PromptValidationError
     if isinstance(exc, PromptValidationError):
         lines = [exc.error.get("message", "The workflow is invalid.")]
+        model_names = False
         for node_id, entry in exc.node_errors.items():
             for err in entry.get("errors", []):
-                lines.append(f"  node {node_id} ({entry.get('class_type')}): {err.get('message')}: {err.get('details')}")
+                # A node's own check says everything in `details` ("input - text"); other messages stand alone.
+                text = err.get("details") if err.get("type") == "custom_validation_failed" else err.get("message")
+                lines.append(f"  node {node_id} ({entry.get('class_type')}): {text}")
+                model_names |= err.get("extra_info", {}).get("input_name") == "model_name"
+        if model_names:
+            lines.append(
+                "Hint: point the workflow at your files with --set diffusion_model=NAME --set text_encoder=NAME "
+                "--set clip_vision=NAME --set vae=NAME (`wan-i2v models list --models DIR` shows what is there)."
+            )
         return "\n".join(lines)
     if isinstance(exc, ExecutionFailed):
         inner = exc.exception

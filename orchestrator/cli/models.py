@@ -18,6 +18,9 @@ def make_demo(
     """Write a tiny random-weight WAN 2.1 I2V model in both layouts. Its videos are noise."""
     from comfy_nodes.models import demo
 
+    if directory.exists() and not directory.is_dir():
+        typer.echo(f"Error: {directory} is a file; give a folder to write the demo model into.", err=True)
+        raise typer.Exit(code=1)
     if demo.is_complete(directory) and not force:
         typer.echo(f"Demo model already in {directory} (use --force to rewrite).")
     else:
@@ -36,6 +39,9 @@ def list_models(
     from comfy_nodes import host
 
     if models is not None:
+        if not models.is_dir():
+            typer.echo(f"Error: models folder {models} does not exist.", err=True)
+            raise typer.Exit(code=1)
         host.set_models_dir(models)
     typer.echo(f"Models folder: {host.models_dir()}")
     for kind in host.MODEL_KINDS:

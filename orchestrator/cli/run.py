@@ -65,5 +65,8 @@ def run(
     if json_:
         typer.echo(json.dumps(summary, default=str))
     else:
-        typer.echo(f"Video: {summary['video']}  ({summary['video_info']['num_frames']} frames, "
-                   f"{summary['video_info']['width']}x{summary['video_info']['height']}, {summary['total_seconds']} s)")
+        info = summary["video_info"]
+        typer.echo(f"Video:  {summary['video']}  ({info['num_frames']} frames, {info['width']}x{info['height']}, "
+                   f"{summary['total_seconds']} s)")
+        if summary["poster"]:
+            typer.echo(f"Poster: {summary['poster']}")

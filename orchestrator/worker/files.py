@@ -97,7 +97,9 @@ def check_image(data: bytes, name: str) -> None:
     try:
         with Image.open(io.BytesIO(data)) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        raise FileRequestError(400, f"{name} is not an image (send PNG, JPEG, WebP, BMP, GIF or TIFF)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise FileRequestError(400, f"{name} is not an image this worker can read ({exc})") from exc
 
 

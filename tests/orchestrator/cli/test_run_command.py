@@ -119,3 +119,36 @@ def test_summary_reports_teacache_and_attention(demo_models, start_image, tmp_pa
         counts = sampler["passes"][branch]
         assert counts["computed"] + counts["skipped"] == 6 and counts["computed"] >= 2  # first and last always run
     assert sampler["attention"] == "sdpa" and "CUDA" in sampler["attention_fallback_reason"]
+
+
+@pytest.mark.e2e
+def test_poster_never_overwrites_the_input_image(demo_models, tmp_path):
+    image = tmp_path / "cat.png"
+    Image.new("RGB", (80, 60), (200, 120, 40)).save(image)
+    before = image.read_bytes()
+    result = _invoke(["run", "i2v_480p", "--image", str(image), "--prompt", "x", "--models", str(demo_models),
+                      "--out", str(tmp_path / "cat.mp4"), *_sets({**demo_model_params(), **SMALL, "steps": "1"})])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert image.read_bytes() == before
+    assert (tmp_path / "cat.poster.png").exists() and "cat.poster.png" in result.output
+
+
+@pytest.mark.parametrize(
+    ("out_name", "params", "expected"),
+    [
+        ("video.avi", {}, ".mp4 or .webm"),
+        ("video.mp4", {"format": "webm"}, "disagrees"),
+        ("folder", {}, "is a folder"),
+    ],
+)
+def test_output_path_and_format_are_checked(demo_models, start_image, tmp_path, out_name, params, expected):
+    (tmp_path / "folder").mkdir()
+    result = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
+                      "--out", str(tmp_path / out_name), *_sets({**demo_model_params(), **params})])  # fmt: skip
+    assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output
+
+
+def test_model_names_cannot_leave_the_models_folder(demo_models, start_image, tmp_path):
+    for name in ("/etc/passwd", "../vae/wan_2.1_vae_demo_tiny.safetensors"):
+        output = _run_error(demo_models, start_image, tmp_path, {**demo_model_params(), **SMALL, "vae": name})
+        assert "inside the models folder" in output
