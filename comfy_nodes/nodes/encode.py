@@ -10,6 +10,7 @@ from ..pipeline import image as image_pipeline
 from ..pipeline.types import ClipVision, ImageEmbeds, TextEmbeds, TextEncoder, Vae
 
 CATEGORY = "WAN I2V/conditioning"
+RESOLUTIONS = ["480p", "720p", "custom"]
 
 
 class WanI2VTextEncode:
@@ -54,7 +55,7 @@ class WanI2VImageEncode:
                 "vae": ("WAN_VAE", {"tooltip": "From WanI2VVAELoader."}),
                 "image": ("IMAGE", {"tooltip": "The start frame. The video keeps its aspect ratio."}),
                 "resolution": (
-                    ["480p", "720p", "custom"],
+                    RESOLUTIONS,
                     {
                         "default": "480p",
                         "tooltip": "480p / 720p: the image's aspect ratio within 832x480 / 1280x720 pixels. "
@@ -84,10 +85,14 @@ class WanI2VImageEncode:
     DESCRIPTION = "Encodes the start image with CLIP vision and the VAE for WAN 2.1 I2V."
 
     @classmethod
-    def VALIDATE_INPUTS(cls, num_frames: int) -> bool | str:
-        # Naming num_frames here makes ComfyUI skip its own min/max check for it, so check both.
+    def VALIDATE_INPUTS(cls, resolution: str, width: int, height: int, num_frames: int) -> bool | str:
+        # ComfyUI skips its own list/min/max checks for inputs named here, so all are checked here.
+        if resolution not in RESOLUTIONS:
+            return f"resolution must be one of {', '.join(RESOLUTIONS)}; got {resolution!r}."
         try:
             image_pipeline.check_num_frames(num_frames)
+            if resolution == "custom":
+                image_pipeline.target_size(width, height, resolution, width, height)
         except ParameterError as exc:
             return str(exc)
         if num_frames > defaults.MAX_FRAMES:

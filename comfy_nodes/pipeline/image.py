@@ -30,6 +30,8 @@ def target_size(image_width: int, image_height: int, resolution: str, width: int
     """(width, height) of the video: the image's aspect ratio within the preset's area, multiples of 16."""
     if resolution == "custom":
         for name, value in (("width", width), ("height", height)):
+            if value > MAX_SIDE:
+                raise ParameterError(f"{name} must be at most {MAX_SIDE}; got {value}.")
             if value < SIZE_MULTIPLE or value % SIZE_MULTIPLE:
                 low = max(SIZE_MULTIPLE, value // SIZE_MULTIPLE * SIZE_MULTIPLE)
                 raise ParameterError(f"{name} must be a multiple of 16; {value} is not. Nearest valid values: {low} or {low + SIZE_MULTIPLE}.")

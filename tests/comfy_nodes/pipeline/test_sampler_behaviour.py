@@ -84,6 +84,11 @@ def test_bad_values_are_rejected(parts):
         WanI2VImageEncode().encode(None, None, torch.rand(1, 8, 8, 3), "custom", 48, 32, 10)
     with pytest.raises(ParameterError, match="multiple of 16"):
         WanI2VImageEncode().encode(None, None, torch.rand(1, 8, 8, 3), "custom", 50, 32, 9)
-    assert "9 or 13" in WanI2VImageEncode.VALIDATE_INPUTS(num_frames=10)
-    assert "at most 1001" in WanI2VImageEncode.VALIDATE_INPUTS(num_frames=2001)
-    assert WanI2VImageEncode.VALIDATE_INPUTS(num_frames=81) is True
+    check = WanI2VImageEncode.VALIDATE_INPUTS
+    assert "9 or 13" in check("480p", 832, 480, 10)
+    assert "at most 1001" in check("480p", 832, 480, 2001)
+    assert "multiple of 16" in check("custom", 100, 480, 81)
+    assert "at most 2048" in check("custom", 4096, 480, 81)
+    assert "resolution must be one of" in check("1080p", 832, 480, 81)
+    assert check("480p", 100, 480, 81) is True  # width/height only matter for custom
+    assert check("custom", 832, 480, 81) is True
