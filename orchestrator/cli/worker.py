@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Annotated
@@ -24,6 +25,10 @@ def worker(
     """Serve ComfyUI's HTTP + websocket protocol with the WAN I2V nodes; models load when a prompt needs them."""
     import comfy_nodes
     from orchestrator.worker import WorkerConfig, create_app, serve
+
+    # One line per prompt (done / interrupted / failed) for whoever runs the worker; no per-request lines.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
     models = models or Path(os.environ.get("WAN_MODELS_DIR", "models"))
     data = data or Path(os.environ.get("WAN_DATA_DIR", "data"))

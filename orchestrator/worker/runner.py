@@ -18,6 +18,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -225,11 +226,17 @@ class Runner:
     def _run(self, item: QueueItem) -> None:
         run = _PromptRun(self, item)
         self.client_id = run.client_id
+        started = time.perf_counter()
         try:
             extra_data = {**item.extra_data, **item.sensitive}
             result = self.executor.execute(item.validated, item.prompt_id, run, extra_data=extra_data)
             entry = run.succeeded(result.outputs)
+            log.info(
+                "prompt %s done in %.2f s (%d nodes run, %d cached)",
+                item.prompt_id, time.perf_counter() - started, len(result.executed), len(result.cached),
+            )  # fmt: skip
         except ExecutionInterrupted as exc:
+            log.info("prompt %s interrupted at node %s", item.prompt_id, exc.node_id)
             entry = run.interrupted(exc)
         except ExecutionFailed as exc:
             log.warning("prompt %s failed: %s", item.prompt_id, exc)
