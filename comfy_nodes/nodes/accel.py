@@ -66,6 +66,17 @@ class WanI2VTeaCache:
                     },
                 ),
             },
+            "optional": {
+                "end_step": (
+                    "INT",
+                    {
+                        "default": -1,
+                        "min": -1,
+                        "max": 200,
+                        "tooltip": "Steps from this one on are always computed; -1 = use end_percent instead.",
+                    },
+                ),
+            },
         }
 
     RETURN_TYPES = ("WAN_TEACACHE",)
@@ -85,11 +96,13 @@ class WanI2VTeaCache:
         end_percent: float = 1.0,
         coefficients: str = "auto",
         cache_device: str = "main",
+        end_step: int = -1,
     ) -> tuple[teacache.TeaCacheSettings]:
         return (
             teacache.TeaCacheSettings(
                 threshold=threshold,
                 start_step=start_step,
+                end_step=end_step if end_step >= 0 else None,
                 end_percent=end_percent,
                 coefficients=coefficients,
                 cache_device=cache_device,

@@ -15,8 +15,8 @@ from comfy_nodes.pipeline.types import WanModel
 @pytest.mark.parametrize("node", [WanI2VTeaCache, WanI2VSageAttention])
 def test_node_metadata(node):
     spec = node.INPUT_TYPES()
-    assert set(spec) == {"required"}
-    assert all(options.get("tooltip") for _, options in spec["required"].values())
+    assert set(spec) <= {"required", "optional"}
+    assert all(options.get("tooltip") for section in spec.values() for _, options in section.values())
     assert node.CATEGORY == "WAN I2V/acceleration"
     assert node.DESCRIPTION and len(node.OUTPUT_TOOLTIPS) == len(node.RETURN_TYPES) == 1
     assert callable(getattr(node, node.FUNCTION))
@@ -69,3 +69,12 @@ def test_sage_node_returns_a_clone():
     assert clone.transformer is transformer and clone.source == model.source
     with pytest.raises(ParameterError):
         WanI2VSageAttention().apply(model, "flash")
+
+
+def test_teacache_node_end_step_overrides_end_percent():
+    from comfy_nodes.nodes.accel import WanI2VTeaCache
+
+    (by_step,) = WanI2VTeaCache().settings(threshold=0.2, end_percent=1.0, end_step=7)
+    (by_percent,) = WanI2VTeaCache().settings(threshold=0.2, end_percent=0.5)
+    assert by_step.for_run(num_steps=20, resolution_class="480p").end_step == 7
+    assert by_percent.for_run(num_steps=20, resolution_class="480p").end_step == 10
