@@ -34,20 +34,14 @@ class _Hooks(ExecutionHooks):
     def __init__(self, prompt: dict, on_progress: ProgressCallback | None) -> None:
         self.prompt = prompt
         self.on_progress_cb = on_progress
-        self.started: dict[str, float] = {}
-        self.ui: dict[str, dict] = {}
 
     def on_executing(self, prompt_id: str, node_id: str, class_type: str) -> None:
-        self.started[node_id] = time.perf_counter()
         if self.on_progress_cb:
             self.on_progress_cb(node_id, class_type, 0, 0)
 
     def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
         if self.on_progress_cb:
             self.on_progress_cb(node_id, self.prompt[node_id]["class_type"], value, total)
-
-    def on_executed(self, prompt_id: str, node_id: str, ui: dict) -> None:
-        self.ui[node_id] = ui
 
 
 def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = None) -> dict[str, Any]:

@@ -28,7 +28,6 @@ from ..errors import ParameterError
 logger = logging.getLogger(__name__)
 
 OFFLOAD_MODES = ("none", "model", "blocks")
-_CPU = torch.device("cpu")
 
 # Mode per model object, without adding attributes to the model.
 _modes: weakref.WeakKeyDictionary[torch.nn.Module, str] = weakref.WeakKeyDictionary()
@@ -51,13 +50,13 @@ def apply_offload(transformer: torch.nn.Module, mode: str, device: torch.device)
     if mode == "none":
         transformer.to(device)
     elif mode == "model":
-        transformer.to(_CPU)
+        transformer.to(host.offload_device())
     else:
-        transformer.to(_CPU)
+        transformer.to(host.offload_device())
         apply_group_offloading(
             transformer,
             onload_device=device,
-            offload_device=_CPU,
+            offload_device=host.offload_device(),
             offload_type="block_level",
             num_blocks_per_group=1,
             use_stream=device.type == "cuda",
@@ -77,6 +76,6 @@ def on_device(transformer: torch.nn.Module, device: torch.device) -> Iterator[No
     try:
         yield
     finally:
-        transformer.to(_CPU)
+        transformer.to(host.offload_device())
         if device.type != "cpu":
             host.soft_empty_cache()

@@ -40,6 +40,11 @@ def resolve_dtype(name: str, device: torch.device | None = None) -> torch.dtype:
     return DTYPES[name]
 
 
+def _device_and_dtype(compute_dtype: str) -> tuple[torch.device, torch.dtype]:
+    device = host.get_device()
+    return device, resolve_dtype(compute_dtype, device)
+
+
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     """Tensors of a .safetensors or .pt/.pth file, with a clear error when unreadable."""
     try:
@@ -81,10 +86,6 @@ def _build(cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.
     return module.eval().requires_grad_(False)
 
 
-def _dtype_of(module: torch.nn.Module) -> torch.dtype:
-    return next(module.parameters()).dtype
-
-
 # ------------------------------------------------------------------ transformer
 
 
@@ -101,8 +102,7 @@ def load_transformer(
     from ..accel import fp8
     from ..accel import offload as offload_mod
 
-    device = host.get_device()
-    dtype = resolve_dtype(compute_dtype, device)
+    device, dtype = _device_and_dtype(compute_dtype)
     fp8.storage_dtype(weight_dtype)  # reject unknown values before the (slow) load
     stored = None
     folder = _component_dir(path, "transformer")
@@ -141,8 +141,7 @@ def _has_scales(path: Path) -> bool:
 def load_vae(path: Path, compute_dtype: str = "fp32") -> Vae:
     from diffusers import AutoencoderKLWan
 
-    device = host.get_device()
-    dtype = resolve_dtype(compute_dtype, device)
+    device, dtype = _device_and_dtype(compute_dtype)
     folder = _component_dir(path, "vae")
     if folder is not None:
         vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
@@ -158,8 +157,7 @@ def load_vae(path: Path, compute_dtype: str = "fp32") -> Vae:
 def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
     from transformers import UMT5Config, UMT5EncoderModel
 
-    device = host.get_device()
-    dtype = resolve_dtype(compute_dtype, device)
+    device, dtype = _device_and_dtype(compute_dtype)
     folder = _component_dir(path, "text_encoder")
     if folder is not None:
         encoder = UMT5EncoderModel.from_pretrained(folder, dtype=dtype, local_files_only=True)
@@ -202,8 +200,7 @@ def _folder_tokenizer(folder: Path) -> SentencePieceTokenizer:
 def load_clip_vision(path: Path, compute_dtype: str = "auto") -> ClipVision:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    device = host.get_device()
-    dtype = resolve_dtype(compute_dtype, device)
+    device, dtype = _device_and_dtype(compute_dtype)
     folder = _component_dir(path, "image_encoder")
     if folder is not None:
         model = CLIPVisionModel.from_pretrained(folder, dtype=dtype, local_files_only=True)

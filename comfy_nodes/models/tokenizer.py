@@ -41,9 +41,6 @@ class SentencePieceTokenizer:
     def from_tensor(cls, tensor: torch.Tensor) -> SentencePieceTokenizer:
         return cls(tensor.to(torch.uint8).cpu().numpy().tobytes())
 
-    def to_tensor(self) -> torch.Tensor:
-        return torch.frombuffer(bytearray(self.model_proto), dtype=torch.uint8).clone()
-
     @property
     def vocab_size(self) -> int:
         return self.processor.get_piece_size()

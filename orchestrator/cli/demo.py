@@ -15,7 +15,7 @@ from typing import Annotated
 import typer
 
 from .errors import report_errors
-from .run import TerminalProgress
+from .run import TerminalProgress, echo_result
 
 # Small enough for a CPU in well under a minute; real weights use the presets.
 DEMO_PARAMS = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8, "seed": 42}
@@ -64,8 +64,6 @@ def demo(
         progress = TerminalProgress(sys.stderr.isatty())
         summary = run_workflow(request, progress)
         progress.done()
-    info = summary["video_info"]
-    typer.echo(f"Video: {summary['video']} ({info['num_frames']} frames, {info['width']}x{info['height']}, "
-               f"{info['codec']}, {summary['total_seconds']} s)")
+    echo_result(summary)
     if json_:
         typer.echo(json.dumps(summary, default=str))

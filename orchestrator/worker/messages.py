@@ -74,10 +74,6 @@ class ProgressStates:
         value, total = (entry["value"], entry["max"]) if entry else (0.0, 1.0)
         return self._set(node_id, "error", value, total)
 
-    def state_of(self, node_id: str) -> str | None:
-        entry = self._nodes.get(node_id)
-        return entry["state"] if entry else None
-
     def _set(self, node_id: str, state: str, value: float, total: float) -> dict[str, Any]:
         self._nodes[node_id] = {
             "value": value,
