@@ -23,11 +23,11 @@ $(STAMP): pyproject.toml Makefile
 
 PORT ?= 8188
 
-# The demo video first (prints where the MP4 is), then the ComfyUI-compatible worker
+# The demo video first (prints where the MP4 is), then the ComfyUI-compatible server
 # on 127.0.0.1:$(PORT) serving the demo model until Ctrl-C.
 run: setup
 	$(BIN)/wan-i2v demo --models $(MODELS) --data $(DATA)
-	$(BIN)/wan-i2v worker --host 127.0.0.1 --port $(PORT) --models $(MODELS) --data $(DATA)/worker
+	$(BIN)/wan-i2v comfy serve --host 127.0.0.1 --port $(PORT) --models $(MODELS) --data $(DATA)/comfy
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -1,4 +1,4 @@
-"""Protocol overhead of the embedded worker, with trivial nodes on loopback.
+"""Protocol overhead of the embedded server, with trivial nodes on loopback.
 
 Measures, as medians over sequential prompts:
   - submit -> execution_start: from sending POST /prompt to receiving execution_start;
@@ -29,7 +29,7 @@ from typing import Any
 import requests
 import websocket
 
-from orchestrator.worker import WorkerConfig, WorkerServer, create_app
+from orchestrator.comfy.server import ServerConfig, EmbeddedServer, create_app
 
 
 class BenchNumber:
@@ -177,7 +177,7 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as data:
-        server = WorkerServer(create_app(WorkerConfig(data_dir=Path(data)), NODES))
+        server = EmbeddedServer(create_app(ServerConfig(data_dir=Path(data)), NODES))
         url = server.start()
         try:
             sequential(url, 10)  # warm up
@@ -187,7 +187,7 @@ def main() -> None:
             server.stop()
 
     print(
-        f"Embedded worker protocol overhead, 2-node prompts over loopback "
+        f"Embedded server protocol overhead, 2-node prompts over loopback "
         f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()})\n"
     )
     print("| measure | median (ms) | p90 (ms) |")

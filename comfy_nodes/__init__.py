@@ -2,7 +2,7 @@
 
 ComfyUI imports this folder as a custom-node pack and reads the two mappings
 below. The same classes import without ComfyUI (tests, the CLI, the embedded
-worker); `host.py` supplies ComfyUI's services there.
+server); `host.py` supplies ComfyUI's services there.
 """
 
 from __future__ import annotations

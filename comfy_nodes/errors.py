@@ -1,7 +1,7 @@
 """Errors raised by the node pack.
 
 Every error names the problem and, where there is one, the fix. Nodes let them
-propagate (ComfyUI shows the message); the CLI and the worker turn them into
+propagate (ComfyUI shows the message); the CLI and the server turn them into
 clear messages without tracebacks.
 
     WanI2VError

@@ -2,7 +2,7 @@
 
 Inside ComfyUI the services below come from `comfy.model_management`,
 `comfy.utils` and `folder_paths`. Without ComfyUI (tests, the CLI, the embedded
-worker) this module supplies the same services itself:
+server) this module supplies the same services itself:
 
 - device: CUDA when available, else CPU;
 - progress: `Progress(total).update(n)` calls the hook set with `set_progress_hook`;

@@ -1,6 +1,6 @@
 """LoadImage with the same name and interface as ComfyUI's core node.
 
-Only registered outside ComfyUI (the embedded worker and the CLI), so that
+Only registered outside ComfyUI (the embedded server and the CLI), so that
 workflows made in ComfyUI run unchanged there.
 """
 

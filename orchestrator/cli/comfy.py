@@ -1,7 +1,9 @@
-"""`wan-i2v comfy install|launch`: put the node pack into a ComfyUI checkout and run it on each GPU."""
+"""`wan-i2v comfy serve|install|launch`: the embedded ComfyUI-compatible server, or the node pack in a real ComfyUI."""
 
 from __future__ import annotations
 
+import logging
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +11,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="Use the node pack in a real ComfyUI: install it, launch one ComfyUI per GPU.", no_args_is_help=True
+    help="ComfyUI: serve the embedded ComfyUI-compatible server, or install the pack into a real ComfyUI and launch it per GPU.", no_args_is_help=True
 )
 
 ComfyDir = Annotated[Path, typer.Option("--comfyui-dir", help="The ComfyUI checkout (the folder holding main.py).")]
@@ -33,7 +35,7 @@ def install(
     ] = True,
 ) -> None:
     """Link (or copy) the WAN I2V node pack into COMFYUI_DIR/custom_nodes and install its requirements."""
-    from orchestrator.worker import comfy_install
+    from orchestrator.comfy import install as comfy_install
 
     try:
         target = comfy_install.install_pack(comfyui_dir, copy=copy, name=name, force=force)
@@ -63,7 +65,7 @@ def launch(
     timeout: Annotated[float, typer.Option(help="Seconds to wait for each instance to answer.")] = 300.0,
 ) -> None:
     """Start one ComfyUI per GPU (main.py --cuda-device N --port BASE+i), wait until all answer, stop all on Ctrl-C."""
-    from orchestrator.worker import comfy_install, comfy_launch
+    from orchestrator.comfy import install as comfy_install, launch as comfy_launch
 
     try:
         checkout = comfy_install.check_checkout(comfyui_dir)
@@ -102,4 +104,46 @@ def launch(
         typer.echo("\nStopping ...")
     finally:
         comfy_launch.stop_instances(instances)
+    typer.echo("Stopped.")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8188,
+    models: Annotated[
+        Path | None, typer.Option(help="Models folder in ComfyUI's layout (default: $WAN_MODELS_DIR or ./models).")
+    ] = None,
+    data: Annotated[
+        Path | None, typer.Option(help="Folder for input/, output/ and temp/ (default: $WAN_DATA_DIR or ./data).")
+    ] = None,
+    max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MB.")] = 100,
+    max_history: Annotated[int, typer.Option(help="Finished prompts kept in /history.")] = 10000,
+) -> None:
+    """Serve ComfyUI's HTTP + websocket protocol with the WAN I2V nodes; models load when a prompt needs them."""
+    import comfy_nodes
+    from orchestrator.comfy.server import ServerConfig, create_app
+    from orchestrator.comfy.server import serve as serve_app
+
+    # One line per prompt (done / interrupted / failed) for whoever runs the server; no per-request lines.
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+
+    models = models or Path(os.environ.get("WAN_MODELS_DIR", "models"))
+    data = data or Path(os.environ.get("WAN_DATA_DIR", "data"))
+    config = ServerConfig(
+        data_dir=data.resolve(), models_dir=models.resolve(), max_upload_mb=max_upload_mb, max_history=max_history
+    )
+    app = create_app(config, comfy_nodes.NODE_CLASS_MAPPINGS, comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS)
+
+    def ready(url: str) -> None:
+        nodes = len(comfy_nodes.NODE_CLASS_MAPPINGS)
+        typer.echo(f"WAN I2V ComfyUI-compatible server ({nodes} nodes) listening on {url}")
+        typer.echo(f"  models: {config.models_dir}\n  data:   {config.data_dir}\nPress Ctrl-C to stop.")
+
+    try:
+        serve_app(app, host, port, on_ready=ready)
+    except OSError as exc:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(code=1) from None
     typer.echo("Stopped.")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from . import comfy, demo, models, run, worker, workflows
+from . import comfy, demo, models, run, workflows
 
 app = typer.Typer(
     name="wan-i2v",
-    help="WAN 2.1 image-to-video: run workflows, make the demo model, serve a ComfyUI-compatible worker.",
+    help="WAN 2.1 image-to-video: run workflows, make the demo model, serve a ComfyUI-compatible server.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -17,7 +17,6 @@ app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(workflows.app, name="workflows")
-app.command("worker")(worker.worker)
 app.add_typer(comfy.app, name="comfy")
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Tiny nodes for protocol tests: fast, no models.
 
-They run in the embedded worker (through comfy_nodes.host) and, copied into a
+They run in the embedded server (through comfy_nodes.host) and, copied into a
 real ComfyUI's custom_nodes, through ComfyUI's own progress bar and folders, so
 the same checks can run against both servers.
 """
@@ -20,7 +20,7 @@ try:  # inside ComfyUI
     def _output_dir() -> str:
         return folder_paths.get_output_directory()
 
-except ImportError:  # the embedded worker
+except ImportError:  # the embedded server
     from comfy_nodes import host
 
     def _ticker(total: int):

@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 
 import pytest
-import worker_protocol_checks as checks
+import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
-from orchestrator.worker.history import History, make_entry
-from orchestrator.worker.queue import PromptQueue, QueueItem
+from orchestrator.comfy.server.history import History, make_entry
+from orchestrator.comfy.server.queue import PromptQueue, QueueItem
 
 
 def test_priority_front_and_delete(client: ComfyClient) -> None:

@@ -1,4 +1,4 @@
-"""`wan-i2v worker` as a user runs it: a real process with the real node pack."""
+"""`wan-i2v comfy serve` as a user runs it: a real process with the real node pack."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ import requests
 pytestmark = pytest.mark.e2e  # imports the whole node pack in a fresh process
 
 
-def test_worker_serves_the_pack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+def test_server_serves_the_pack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
         "orchestrator.cli.main",
-        "worker",
+        "comfy",
+        "serve",
         "--port",
         "0",
         "--data",
@@ -36,7 +37,7 @@ def test_worker_serves_the_pack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
             if found:
                 url = found.group(1)
                 break
-        assert url, "the worker did not print its URL"
+        assert url, "the server did not print its URL"
         info = requests.get(url + "/object_info", timeout=30).json()
         assert {"WanI2VSampler", "WanI2VModelLoader", "WanI2VSaveVideo"} <= set(info)
         assert info["WanI2VSampler"]["python_module"] == "custom_nodes.comfy_nodes"
@@ -50,13 +51,13 @@ def test_worker_serves_the_pack_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     assert process.returncode == 0 and "Stopped." in rest
 
 
-def test_worker_reports_a_busy_port(tmp_path: Path) -> None:
+def test_server_reports_a_busy_port(tmp_path: Path) -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "orchestrator.cli.main", "worker", "--port", str(port), "--data", str(tmp_path)],
+            [sys.executable, "-m", "orchestrator.cli.main", "comfy", "serve", "--port", str(port), "--data", str(tmp_path)],
             capture_output=True,
             text=True,
             timeout=120,

@@ -1,4 +1,4 @@
-"""Refuse cross-site requests to a worker bound to loopback.
+"""Refuse cross-site requests to a server bound to loopback.
 
 Browsers let any web page POST to 127.0.0.1. When the Host is a loopback name
 and the request carries an Origin whose host differs, the request is refused

@@ -82,7 +82,7 @@ def _device_stats() -> dict[str, Any]:
 
 
 def system_stats(version: str) -> dict[str, Any]:
-    """ComfyUI's keys; `comfyui_version` carries this worker's version."""
+    """ComfyUI's keys; `comfyui_version` carries this server's version."""
     memory = psutil.virtual_memory()
     return {
         "system": {

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import app
-from orchestrator.worker import comfy_install
-from orchestrator.worker.comfy_install import ComfyInstallError
+from orchestrator.comfy import install as comfy_install
+from orchestrator.comfy.install import ComfyInstallError
 
 
 @pytest.fixture

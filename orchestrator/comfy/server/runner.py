@@ -195,7 +195,7 @@ class Runner:
 
     def start(self) -> None:
         self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="wan-i2v-worker-runner", daemon=True)
+        self._thread = threading.Thread(target=self._loop, name="wan-i2v-server-runner", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float = 10.0) -> None:

@@ -16,8 +16,8 @@ import requests
 from typer.testing import CliRunner
 
 from orchestrator.cli.main import app as main_app
-from orchestrator.worker import comfy_launch
-from orchestrator.worker.comfy_launch import ComfyLaunchError
+from orchestrator.comfy import launch as comfy_launch
+from orchestrator.comfy.launch import ComfyLaunchError
 
 FAKE_MAIN = Path(__file__).with_name("fake_comfyui_main.py")
 

@@ -1,6 +1,6 @@
-"""The embedded worker: a ComfyUI-compatible server around the in-process executor.
+"""The embedded server: a ComfyUI-compatible server around the in-process executor.
 
-`create_app(config, node_classes)` builds the aiohttp app. `WorkerServer` runs
+`create_app(config, node_classes)` builds the aiohttp app. `EmbeddedServer` runs
 it on a background thread (tests, benchmarks); `serve` runs it in the
 foreground until Ctrl-C (the CLI).
 """
@@ -24,23 +24,23 @@ from .queue import PromptQueue
 from .routes import add_routes
 from .runner import Runner
 from .security import origin_check
-from .state import STATE_KEY, WorkerConfig, WorkerState
+from .state import STATE_KEY, ServerConfig, ServerState
 
 
 def create_app(
-    config: WorkerConfig,
+    config: ServerConfig,
     node_classes: Mapping[str, type],
     display_names: Mapping[str, str] | None = None,
     executor_factory: Callable[[], Executor] | None = None,
 ) -> web.Application:
-    """The worker app. It points the node pack's host folders at this worker's
+    """The server app. It points the node pack's host folders at this server's
     own input/output/temp (under `config.data_dir`) and models folder on startup."""
     folders = files.Folders.under(config.data_dir)
     bus = MessageBus()
     queue = PromptQueue(on_change=lambda remaining: bus.send("status", status_data(remaining)))
     history = History(config.max_history)
     runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))
-    state = WorkerState(config, node_classes, display_names or {}, folders, queue, history, bus, runner)
+    state = ServerState(config, node_classes, display_names or {}, folders, queue, history, bus, runner)
 
     app = web.Application(client_max_size=config.max_upload_bytes, middlewares=[origin_check])
     app[STATE_KEY] = state
@@ -63,7 +63,7 @@ def create_app(
     return app
 
 
-class WorkerServer:
+class EmbeddedServer:
     """The app served on a background thread; `url` is set once `start()` returns."""
 
     def __init__(self, app: web.Application, host_name: str = "127.0.0.1", port: int = 0) -> None:
@@ -78,14 +78,14 @@ class WorkerServer:
         self._error: BaseException | None = None
 
     @property
-    def state(self) -> WorkerState:
+    def state(self) -> ServerState:
         return self.app[STATE_KEY]
 
     def start(self, timeout: float = 30.0) -> str:
-        self._thread = threading.Thread(target=self._serve, name="wan-i2v-worker-http", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="wan-i2v-server-http", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
-            raise TimeoutError(f"the worker did not start within {timeout:g} s")
+            raise TimeoutError(f"the server did not start within {timeout:g} s")
         if self._error is not None:
             raise self._error
         return self.url
@@ -119,7 +119,7 @@ class WorkerServer:
         if self._thread is not None:
             self._thread.join(30)
 
-    def __enter__(self) -> WorkerServer:
+    def __enter__(self) -> EmbeddedServer:
         self.start()
         return self
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import worker_protocol_checks as checks
+import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
 
@@ -27,7 +27,7 @@ def _node_error(body: dict[str, Any], node_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 def idle(client: ComfyClient) -> ComfyClient:
-    """The client, with the worker idle and an empty history."""
+    """The client, with the server idle and an empty history."""
     assert client.post("/history", {"clear": True}).status_code == 200
     assert client.get("/prompt").json()["exec_info"]["queue_remaining"] == 0
     return client

@@ -1,4 +1,4 @@
-"""The worker's input/output/temp folders: safe lookups for /view and saving for /upload/image.
+"""The server's input/output/temp folders: safe lookups for /view and saving for /upload/image.
 
 Errors are `FileRequestError(status, message)`; the routes turn them into responses.
 """
@@ -100,7 +100,7 @@ def check_image(data: bytes, name: str) -> None:
     except UnidentifiedImageError as exc:
         raise FileRequestError(400, f"{name} is not an image (send PNG, JPEG, WebP, BMP, GIF or TIFF)") from exc
     except (OSError, SyntaxError, ValueError) as exc:
-        raise FileRequestError(400, f"{name} is not an image this worker can read ({exc})") from exc
+        raise FileRequestError(400, f"{name} is not an image this server can read ({exc})") from exc
 
 
 def _same_content(path: Path, data: bytes) -> bool:

@@ -1,7 +1,7 @@
-"""Protocol checks shared by the embedded-worker tests and the real-ComfyUI test.
+"""Protocol checks shared by the embedded-server tests and the real-ComfyUI test.
 
 Each check drives a server through `ComfyClient` with the nodes of
-`worker_protocol_nodes` and asserts what ComfyUI does. Values are made unique
+`server_protocol_nodes` and asserts what ComfyUI does. Values are made unique
 per call so the server's output cache never hides a run.
 """
 
@@ -14,7 +14,7 @@ from typing import Any
 
 from comfy_protocol_client import ComfyClient, Frame
 from PIL import Image
-from worker_protocol_nodes import payload
+from server_protocol_nodes import payload
 
 _values = itertools.count(1)
 LONG_STEPS = 2000

@@ -16,13 +16,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import worker_protocol_checks as checks
+import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
 from wan_workflow_checks import check_wan_workflow
 
 from comfy_nodes.models import demo
-from orchestrator.worker import comfy_install, comfy_launch
+from orchestrator.comfy import install as comfy_install, launch as comfy_launch
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.e2e]
 
@@ -30,7 +30,7 @@ COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
 if not COMFYUI_DIR:
     pytest.skip("set COMFYUI_DIR to a ComfyUI checkout to run the real-ComfyUI tests", allow_module_level=True)
 
-PROTOCOL_NODES = Path(__file__).with_name("worker_protocol_nodes.py")
+PROTOCOL_NODES = Path(__file__).with_name("server_protocol_nodes.py")
 PACK_NODES = {
     "WanI2VModelLoader",
     "WanI2VTextEncode",

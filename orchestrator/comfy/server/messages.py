@@ -46,7 +46,7 @@ def executed_data(node_id: str, output: dict[str, Any] | None, prompt_id: str) -
 
 
 def node_meta(node_id: str) -> dict[str, Any]:
-    """History `meta` for a top-level node (this worker has no subgraphs)."""
+    """History `meta` for a top-level node (this server has no subgraphs)."""
     return {"node_id": node_id, "display_node": node_id, "parent_node": None, "real_node_id": node_id}
 
 

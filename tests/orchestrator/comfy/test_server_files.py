@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import worker_protocol_checks as checks
+import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
-from orchestrator.worker import WorkerServer
-from orchestrator.worker.files import split_annotation
+from orchestrator.comfy.server import EmbeddedServer
+from orchestrator.comfy.server.files import split_annotation
 
 
 def test_view_of_a_produced_file(client: ComfyClient) -> None:
@@ -15,8 +15,8 @@ def test_view_of_a_produced_file(client: ComfyClient) -> None:
     checks.check_view(client, entry, value)
 
 
-def test_view_content_type_and_suffix_range(client: ComfyClient, worker: WorkerServer) -> None:
-    output = worker.state.folders.output
+def test_view_content_type_and_suffix_range(client: ComfyClient, server: EmbeddedServer) -> None:
+    output = server.state.folders.output
     (output / "clip.mp4").write_bytes(b"0123456789" * 10)
     response = client.view("clip.mp4")
     assert response.headers["Content-Type"] == "video/mp4"
@@ -62,21 +62,21 @@ def test_upload_refuses_too_large(client: ComfyClient) -> None:
 
 
 @pytest.mark.parametrize("name", ["../escape.png", "a/b.png", "..", "bad\x01name.png", "x" * 300 + ".png", ""])
-def test_upload_refuses_hostile_names(client: ComfyClient, worker: WorkerServer, name: str) -> None:
+def test_upload_refuses_hostile_names(client: ComfyClient, server: EmbeddedServer, name: str) -> None:
     response = client.upload(name, checks.png_bytes((1, 2, 3)))
     assert response.status_code == 400, response.text
-    assert not (worker.state.folders.input.parent / "escape.png").exists()
+    assert not (server.state.folders.input.parent / "escape.png").exists()
 
 
-def test_upload_backslash_names_stay_inside(client: ComfyClient, worker: WorkerServer) -> None:
+def test_upload_backslash_names_stay_inside(client: ComfyClient, server: EmbeddedServer) -> None:
     # The multipart parser unescapes the quoted name; whatever arrives must stay in the input folder.
     response = client.upload("..\\escape2.png", checks.png_bytes((1, 2, 3)))
     if response.status_code == 200:
         name = response.json()["name"]
-        assert "/" not in name and "\\" not in name and (worker.state.folders.input / name).is_file()
+        assert "/" not in name and "\\" not in name and (server.state.folders.input / name).is_file()
     else:
         assert response.status_code == 400
-    assert not (worker.state.folders.input.parent / "escape2.png").exists()
+    assert not (server.state.folders.input.parent / "escape2.png").exists()
 
 
 @pytest.mark.parametrize("subfolder", ["../..", "/tmp", "a/../../.."])

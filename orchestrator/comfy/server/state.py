@@ -1,4 +1,4 @@
-"""The worker's settings and the parts its routes share."""
+"""The server's settings and the parts its routes share."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def _package_version() -> str:
 
 
 @dataclass
-class WorkerConfig:
+class ServerConfig:
     data_dir: Path
     models_dir: Path | None = None
     max_upload_mb: float = 100
@@ -40,8 +40,8 @@ class WorkerConfig:
 
 
 @dataclass
-class WorkerState:
-    config: WorkerConfig
+class ServerState:
+    config: ServerConfig
     node_classes: Mapping[str, type]
     display_names: Mapping[str, str]
     folders: files.Folders
@@ -51,4 +51,4 @@ class WorkerState:
     runner: Runner
 
 
-STATE_KEY = web.AppKey("wan_i2v_worker", WorkerState)
+STATE_KEY = web.AppKey("wan_i2v_server", ServerState)

@@ -19,7 +19,7 @@ from orchestrator.executor import PromptValidationError, validate_prompt
 from . import files, system
 from .messages import now_ms, status_data
 from .queue import QueueItem
-from .state import WorkerState
+from .state import ServerState
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ SENSITIVE_EXTRA_DATA_KEYS = ("auth_token_comfy_org", "api_key_comfy_org")
 
 
 def error_body(type_: str, message: str, details: str = "") -> dict[str, Any]:
-    """ComfyUI's error shape, used for every 4xx this worker answers with a body."""
+    """ComfyUI's error shape, used for every 4xx this server answers with a body."""
     return {"error": {"type": type_, "message": message, "details": details, "extra_info": {}}, "node_errors": {}}
 
 
@@ -71,7 +71,7 @@ def _id_list(value: Any) -> list[str]:
 
 
 class _Routes:
-    def __init__(self, state: WorkerState) -> None:
+    def __init__(self, state: ServerState) -> None:
         self.s = state
 
     # ------------------------------------------------------------ websocket
@@ -271,7 +271,7 @@ class _Routes:
         return web.json_response(system.features(self.s.config.max_upload_bytes))
 
 
-def add_routes(app: web.Application, state: WorkerState) -> None:
+def add_routes(app: web.Application, state: ServerState) -> None:
     """Every route at its path and again under /api, as ComfyUI serves them."""
     r = _Routes(state)
     table: list[tuple[str, str, Callable[..., Any]]] = [

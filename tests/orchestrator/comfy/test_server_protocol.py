@@ -1,4 +1,4 @@
-"""The embedded worker against ComfyUI's protocol: frames, their order, history, interrupts."""
+"""The embedded server against ComfyUI's protocol: frames, their order, history, interrupts."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import json
 import pytest
 import requests
 import websocket
-import worker_protocol_checks as checks
+import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
 
-from orchestrator.worker import WorkerServer
+from orchestrator.comfy.server import EmbeddedServer
 
 
 def test_first_frame_is_status_with_sid(client: ComfyClient) -> None:
@@ -20,8 +20,8 @@ def test_first_frame_is_status_with_sid(client: ComfyClient) -> None:
     }
 
 
-def test_socket_without_client_id_gets_a_generated_sid(worker: WorkerServer) -> None:
-    ws = websocket.create_connection(worker.url.replace("http", "ws") + "/ws", timeout=10)
+def test_socket_without_client_id_gets_a_generated_sid(server: EmbeddedServer) -> None:
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/ws", timeout=10)
     try:
         frame = json.loads(ws.recv())
         assert frame["type"] == "status" and len(frame["data"]["sid"]) == 32
@@ -29,8 +29,8 @@ def test_socket_without_client_id_gets_a_generated_sid(worker: WorkerServer) -> 
         ws.close()
 
 
-def test_feature_flags_are_answered(worker: WorkerServer) -> None:
-    ws = websocket.create_connection(worker.url.replace("http", "ws") + "/api/ws?clientId=flags", timeout=10)
+def test_feature_flags_are_answered(server: EmbeddedServer) -> None:
+    ws = websocket.create_connection(server.url.replace("http", "ws") + "/api/ws?clientId=flags", timeout=10)
     try:
         json.loads(ws.recv())
         ws.send(json.dumps({"type": "feature_flags", "data": {"supports_preview_metadata": True}}))
@@ -53,13 +53,13 @@ def test_error_run(client: ComfyClient) -> None:
     checks.check_error_run(client)
 
 
-def test_interrupt_by_prompt_id(worker: WorkerServer, client: ComfyClient) -> None:
-    with ComfyClient(worker.url) as bystander:
+def test_interrupt_by_prompt_id(server: EmbeddedServer, client: ComfyClient) -> None:
+    with ComfyClient(server.url) as bystander:
         checks.check_interrupt_by_id(client, bystander)
 
 
-def test_global_interrupt(worker: WorkerServer, client: ComfyClient) -> None:
-    with ComfyClient(worker.url) as bystander:
+def test_global_interrupt(server: EmbeddedServer, client: ComfyClient) -> None:
+    with ComfyClient(server.url) as bystander:
         checks.check_global_interrupt(client, bystander)
 
 
@@ -67,15 +67,15 @@ def test_without_client_id_only_status_frames(client: ComfyClient) -> None:
     checks.check_without_client_id(client)
 
 
-def test_frames_go_only_to_the_submitting_client(worker: WorkerServer, client: ComfyClient) -> None:
-    with ComfyClient(worker.url) as other:
+def test_frames_go_only_to_the_submitting_client(server: EmbeddedServer, client: ComfyClient) -> None:
+    with ComfyClient(server.url) as other:
         prompt_id, _ = client.run(checks.chain(checks.unique_value()))
         other.wait_for(lambda f: f["type"] == "status" and f["data"]["status"]["exec_info"]["queue_remaining"] == 0)
         assert {f["type"] for f in other.frames} == {"status"}  # everything else is addressed to the submitter
 
 
-def test_reused_client_id_replaces_the_old_socket(worker: WorkerServer) -> None:
-    with ComfyClient(worker.url, client_id="shared-id") as old, ComfyClient(worker.url, client_id="shared-id") as new:
+def test_reused_client_id_replaces_the_old_socket(server: EmbeddedServer) -> None:
+    with ComfyClient(server.url, client_id="shared-id") as old, ComfyClient(server.url, client_id="shared-id") as new:
         prompt_id, frames = new.run(checks.chain(checks.unique_value()))
         assert any(f["type"] == "execution_success" for f in frames)
         # The old socket is forgotten: by the time the run is over it has been sent nothing, not even broadcasts.
@@ -84,9 +84,9 @@ def test_reused_client_id_replaces_the_old_socket(worker: WorkerServer) -> None:
         assert old.frames == [old.first_frame]
 
 
-def test_reconnecting_client_is_told_the_running_node(worker: WorkerServer, client: ComfyClient) -> None:
+def test_reconnecting_client_is_told_the_running_node(server: EmbeddedServer, client: ComfyClient) -> None:
     prompt_id = checks.start_long_run(client, "proto/reconnect")
-    with ComfyClient(worker.url, client_id=client.client_id) as again:
+    with ComfyClient(server.url, client_id=client.client_id) as again:
         # ComfyUI's reconnect hint: the running node, without a prompt id.
         assert again.wait_for(lambda f: f["type"] == "executing")["data"] == {"node": "2"}
         again.interrupt(prompt_id)
@@ -191,7 +191,7 @@ def test_system_stats_and_features(client: ComfyClient) -> None:
     }
 
 
-def test_free_keeps_the_worker_running_and_drops_the_cache(client: ComfyClient) -> None:
+def test_free_keeps_the_server_running_and_drops_the_cache(client: ComfyClient) -> None:
     prompt = checks.chain(checks.unique_value())
     client.run(prompt)
     assert client.post("/free", {"unload_models": True, "free_memory": True}).status_code == 200
@@ -201,9 +201,9 @@ def test_free_keeps_the_worker_running_and_drops_the_cache(client: ComfyClient) 
     assert [f["data"]["nodes"] for f in frames if f["type"] == "execution_cached"] == [[]]
 
 
-def test_cross_site_requests_are_refused(worker: WorkerServer) -> None:
-    port = worker.port
-    refused = requests.post(f"{worker.url}/prompt", json={}, headers={"Origin": "http://evil.example"}, timeout=10)
+def test_cross_site_requests_are_refused(server: EmbeddedServer) -> None:
+    port = server.port
+    refused = requests.post(f"{server.url}/prompt", json={}, headers={"Origin": "http://evil.example"}, timeout=10)
     assert refused.status_code == 403
-    same = requests.get(f"{worker.url}/prompt", headers={"Origin": f"http://127.0.0.1:{port}"}, timeout=10)
+    same = requests.get(f"{server.url}/prompt", headers={"Origin": f"http://127.0.0.1:{port}"}, timeout=10)
     assert same.status_code == 200
