@@ -56,11 +56,13 @@ class OutputCache:
             self._entries[key] = entry
             self._entries.move_to_end(key)
 
-    def prune(self, keep: Collection[str | None]) -> None:
-        """Keep the entries in `keep` and the `lru_size` most recent others."""
+    def prune(self, keep: Collection[str | None]) -> int:
+        """Keep the entries in `keep` and the `lru_size` most recent others; returns how many were dropped."""
         others = [k for k in self._entries if k not in keep]
-        for key in others[: max(0, len(others) - self.lru_size)]:
+        dropped = others[: max(0, len(others) - self.lru_size)]
+        for key in dropped:
             del self._entries[key]
+        return len(dropped)
 
     def clear(self) -> None:
         self._entries.clear()

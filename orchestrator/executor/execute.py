@@ -10,6 +10,8 @@ Not thread-safe: one Executor runs one prompt at a time (as ComfyUI's worker).
 
 from __future__ import annotations
 
+import gc
+
 import time
 import traceback
 from collections.abc import Mapping
@@ -78,6 +80,10 @@ class Executor:
         specs = {ct: declared_inputs(self.node_classes[ct]) for ct in {prompt[n]["class_type"] for n in order}}
         keys = node_keys(prompt, order, self.node_classes, specs)
         run = _Run(self, prompt, prompt_id, hooks, dict(extra_data or {}), specs)
+        # Drop what this prompt does not reuse *before* running it: switching model files
+        # must never hold the old transformer and the new one at once.
+        if self.cache.prune({k for k in keys.values() if k is not None}):
+            gc.collect()  # models often sit in reference cycles (hooks, modules)
         hooks.on_start(prompt_id)
         cached = [node_id for node_id in order if keys[node_id] in self.cache]
         hooks.on_cached(prompt_id, cached)

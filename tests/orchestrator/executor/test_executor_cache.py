@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import weakref
 
 import pytest
 
@@ -110,3 +111,57 @@ def test_outputs_before_a_failure_are_reused(fake):
     result = execute(fake, executor, fixed)
     assert result.cached == ["1"]
     assert result.executed == ["2", "3"]
+
+
+def test_switching_models_releases_the_old_one_before_the_new_loader_runs():
+    """Two prompts naming different model files never hold both models at once."""
+    class Model:
+        def __init__(self, name: str) -> None:
+            self.name = name
+            self.cycle = self  # real models sit in reference cycles; only gc frees them
+
+    loaded: dict[str, weakref.ref] = {}
+    alive_when_loading: list[list[str]] = []
+
+    class Loader:
+        @classmethod
+        def INPUT_TYPES(cls) -> dict:
+            return {"required": {"name": (["480p.safetensors", "720p.safetensors"], {})}}
+
+        RETURN_TYPES = ("MODEL",)
+        FUNCTION = "load"
+
+        def load(self, name: str) -> tuple[Model]:
+            alive_when_loading.append([n for n, ref in loaded.items() if ref() is not None])
+            model = Model(name)
+            loaded[name] = weakref.ref(model)
+            return (model,)
+
+    class Use:
+        @classmethod
+        def INPUT_TYPES(cls) -> dict:
+            return {"required": {"model": ("MODEL", {})}}
+
+        RETURN_TYPES = ()
+        FUNCTION = "use"
+        OUTPUT_NODE = True
+
+        def use(self, model: Model) -> dict:
+            return {"ui": {"text": [model.name]}}
+
+    classes = {"Loader": Loader, "Use": Use}
+    executor = Executor(classes)
+
+    def run(name: str) -> None:
+        p = {
+            "1": {"class_type": "Loader", "inputs": {"name": name}},
+            "2": {"class_type": "Use", "inputs": {"model": ["1", 0]}},
+        }
+        executor.execute(validate_prompt(p, classes), name)
+
+    run("480p.safetensors")
+    run("720p.safetensors")
+    assert alive_when_loading == [[], []]  # the 480p model was gone before the 720p loader ran
+    assert loaded["480p.safetensors"]() is None and loaded["720p.safetensors"]() is not None
+    run("720p.safetensors")  # the same file again is reused, not reloaded
+    assert len(alive_when_loading) == 2
