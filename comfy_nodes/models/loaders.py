@@ -6,13 +6,13 @@
 2. diffusers folders (`Wan2.1-I2V-14B-480P-Diffusers`): each loader takes its
    component subfolder (transformer/, vae/, text_encoder/ + tokenizer/, image_encoder/).
 
-Nothing is fetched from a hub: every from_pretrained call is local-only.
+Nothing is fetched from a hub: every from_pretrained call is local-only (per call, never
+through HF_HUB_OFFLINE, which would leak into ComfyUI and its child processes).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import torch
@@ -25,7 +25,6 @@ from . import convert, detect
 from .tokenizer import SPIECE_KEY, SentencePieceTokenizer
 
 logger = logging.getLogger(__name__)
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights only ever come from disk
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
