@@ -29,3 +29,23 @@ def test_padding_changes_the_transformer_output(demo_paths):
     out_padded = transformer(encoder_hidden_states=padded, **common)[0]
     out_trimmed = transformer(encoder_hidden_states=padded[:, :n], **common)[0]
     assert not torch.allclose(out_padded, out_trimmed, atol=1e-6)
+
+
+def test_prompt_and_negative_share_one_encoder_pass_and_match_lone_encodes(demo_paths):
+    encoder = loaders.load_text_encoder(demo_paths["text_encoders"])
+    calls = []
+    handle = encoder.encoder.register_forward_pre_hook(
+        lambda module, args, kwargs: calls.append(kwargs["input_ids"].shape), with_kwargs=True
+    )
+    try:
+        embeds = text.encode_prompts(encoder, "a cat", "blurry, low quality, static, worst quality, watermark")
+    finally:
+        handle.remove()
+    assert len(calls) == 1 and calls[0][0] == 2  # one visit, a batch of two
+    lone_positive = text.encode_text(encoder, "a cat")
+    lone_negative = text.encode_text(encoder, "blurry, low quality, static, worst quality, watermark")
+    # Same numbers as separate encodes (the shorter text's padding is masked out); fp32 on the CPU.
+    torch.testing.assert_close(embeds.positive, lone_positive, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(embeds.negative, lone_negative, rtol=1e-5, atol=1e-6)
+    n = len(encoder.tokenizer.encode("a cat", 512))
+    assert torch.count_nonzero(embeds.positive[0, n:]) == 0
