@@ -137,7 +137,9 @@ def _has_scales(path: Path) -> bool:
 # ------------------------------------------------------------------ VAE
 
 
-def load_vae(path: Path, compute_dtype: str = "fp32") -> Vae:
+def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae:
+    """The video VAE; `tile_size` > 0 encodes and decodes in overlapping tiles of that many
+    pixels (stride 3/4 of it, seams blended), so 720p fits a 24 GB card."""
     from diffusers import AutoencoderKLWan
 
     device, dtype = _device_and_dtype(compute_dtype)
@@ -147,6 +149,9 @@ def load_vae(path: Path, compute_dtype: str = "fp32") -> Vae:
     else:
         sd = read_state_dict(path)
         vae = _build(AutoencoderKLWan, detect.vae_config(sd, str(path)), convert.vae_to_diffusers(sd), dtype, path)
+    if tile_size:
+        stride = tile_size * 3 // 4
+        vae.enable_tiling(tile_size, tile_size, stride, stride)
     return Vae(vae=vae.to(device), dtype=dtype)
 
 

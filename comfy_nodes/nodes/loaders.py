@@ -170,6 +170,19 @@ class WanI2VVAELoader:
                     {"default": "fp32", "tooltip": "VAE dtype. The reference runs the VAE in fp32; bf16 halves its memory."},
                 ),
             },
+            "optional": {
+                "tile_size": (
+                    "INT",
+                    {
+                        "default": 0,
+                        "min": 0,
+                        "max": 1024,
+                        "step": 32,
+                        "tooltip": "0: off. Encode and decode in overlapping tiles of this many pixels (256 is a good "
+                        "start) to fit 720p on a 24 GB card; a little slower, seams blended.",
+                    },
+                ),
+            },
         }
 
     @classmethod
@@ -183,5 +196,5 @@ class WanI2VVAELoader:
     CATEGORY = CATEGORY
     DESCRIPTION = "Loads the WAN 2.1 video VAE."
 
-    def load(self, model_name: str, compute_dtype: str = "fp32") -> tuple[Vae]:
-        return (loaders.load_vae(host.find_model("vae", model_name), compute_dtype),)
+    def load(self, model_name: str, compute_dtype: str = "fp32", tile_size: int = 0) -> tuple[Vae]:
+        return (loaders.load_vae(host.find_model("vae", model_name), compute_dtype, tile_size),)
