@@ -9,17 +9,23 @@ manifest.json:
 Types: string, int, float, bool, enum (with "choices"), image (an input-folder file name).
 Optional keys: min, max, step (ints: the value must be min + a multiple of step),
 model_kind (a string naming a model file in that models/ folder).
+
+An int parameter named "seed" also takes -1, as in ComfyUI: "pick one at random". The
+resolved value is the seed actually drawn (below 2**53, so JavaScript clients keep it exact).
 """
 
 from __future__ import annotations
 
 import math
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from .errors import WorkflowFormatError, WorkflowParameterError
 
 TYPES = ("string", "int", "float", "bool", "enum", "image")
+RANDOM_SEED = -1
+_SEED_LIMIT = 2**53  # exact in a JSON number read by JavaScript
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
@@ -38,6 +44,8 @@ class Parameter:
     model_kind: str | None = None
 
     def bounds_text(self) -> str:
+        if self.is_seed:
+            return f"{self.min}..{self.max}, or -1 for a random seed"
         if self.choices is not None:
             return "one of " + ", ".join(str(c) for c in self.choices)
         parts = []
@@ -54,8 +62,14 @@ class Parameter:
     def convert(self, value: Any) -> Any:
         """The value as this parameter's type, checked against its bounds (strings are parsed)."""
         converted = self._typed(value)
+        if converted == RANDOM_SEED and self.is_seed:
+            return random.SystemRandom().randint(int(self.min or 0), min(int(self.max or _SEED_LIMIT), _SEED_LIMIT - 1))
         self._check(converted)
         return converted
+
+    @property
+    def is_seed(self) -> bool:
+        return self.name == "seed" and self.type == "int"
 
     def _fail(self, value: Any, why: str) -> WorkflowParameterError:
         allowed = self.bounds_text()

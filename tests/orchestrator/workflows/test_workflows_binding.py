@@ -117,3 +117,17 @@ def test_step_hint_stays_within_bounds():
     )
     with pytest.raises(WorkflowParameterError, match=r"must be 1 plus a multiple of 4 \(e.g. 9\), got 10"):
         manifest.parameter("n").convert(10)
+
+
+def test_seed_minus_one_draws_a_random_seed_and_reports_it():
+    workflow = get_workflow("i2v_480p")
+    drawn = {resolve_parameters(workflow, {"seed": -1})["seed"] for _ in range(5)}
+    assert len(drawn) > 1 and all(0 <= seed < 2**53 for seed in drawn)
+    prompt = bind(workflow, {"seed": "-1"}, image="cat.png")
+    bound = next(node["inputs"]["seed"] for node in prompt.values() if "seed" in node.get("inputs", {}))
+    assert bound >= 0  # the graph gets the drawn seed, never -1
+
+
+def test_other_negative_seeds_are_refused_with_the_random_hint():
+    with pytest.raises(WorkflowParameterError, match=r"-1 for a random seed"):
+        resolve_parameters(get_workflow("i2v_480p"), {"seed": -2})
