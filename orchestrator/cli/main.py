@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import typer
 
 from . import comfy, demo, models, run, workflows
@@ -13,6 +15,26 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"wan-i2v {version('wan-i2v')}")
+        except PackageNotFoundError:  # run from a checkout that was never installed
+            typer.echo("wan-i2v (not installed)")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """WAN 2.1 image-to-video: run workflows, make the demo model, serve a ComfyUI-compatible server."""
+
+
 app.command("run")(run.run)
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
