@@ -161,6 +161,8 @@ def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae
 def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
     from transformers import UMT5Config, UMT5EncoderModel
 
+    from ..accel import fp8
+
     device, dtype = _device_and_dtype(compute_dtype)
     folder = _component_dir(path, "text_encoder")
     if folder is not None:
@@ -174,6 +176,9 @@ def load_text_encoder(path: Path, compute_dtype: str = "auto") -> TextEncoder:
                 "(umt5_xxl_fp16.safetensors), which stores it, or a diffusers folder with tokenizer/spiece.model."
             )
         tokenizer = SentencePieceTokenizer.from_tensor(sd.pop(SPIECE_KEY))
+        # umt5_xxl_fp8_e4m3fn_scaled: fp8 weights with per-layer scales and a marker; the
+        # encoder runs once per prompt, so its weights are simply dequantised (w_fp8 * scale).
+        sd, _ = fp8.prepare_state_dict(sd, dtype)
         config = UMT5Config(**detect.umt5_config(sd, str(path)), is_encoder_decoder=False, use_cache=False)
         sd.setdefault("encoder.embed_tokens.weight", sd["shared.weight"])
         sd = {k: v for k, v in sd.items() if k.startswith(("shared.", "encoder."))}

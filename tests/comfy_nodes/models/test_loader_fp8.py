@@ -7,6 +7,7 @@ from safetensors.torch import load_file, save_file
 
 from comfy_nodes.accel import fp8
 from comfy_nodes.models import loaders
+from comfy_nodes.pipeline import text
 
 INPUTS = dict(
     hidden_states=torch.randn(1, 36, 2, 4, 4, generator=torch.Generator().manual_seed(0)),
@@ -68,3 +69,30 @@ def test_model_offload_gives_the_same_output(demo_paths):
     plain = loaders.load_transformer(demo_paths["diffusion_models"])
     offloaded = loaders.load_transformer(demo_paths["diffusion_models"], offload="model")
     assert torch.equal(_out(plain), _out(offloaded))
+
+
+def test_scaled_fp8_umt5_loads_with_its_scales(demo_paths, tmp_path):
+    """ComfyUI's umt5_xxl_fp8_e4m3fn_scaled layout: fp8 Linear weights, `<layer>.scale_weight`, a marker."""
+    sd = load_file(str(demo_paths["text_encoders"]))
+    scaled, exact = dict(sd), dict(sd)
+    linears = [k for k, v in sd.items() if k.endswith(".weight") and v.ndim == 2 and ".block." in k]
+    assert linears
+    for key in linears:
+        scale = sd[key].float().abs().max() / 448.0
+        quantised = (sd[key].float() / scale).to(torch.float8_e4m3fn)
+        scaled[key] = quantised
+        scaled[key[: -len(".weight")] + ".scale_weight"] = scale.reshape(1)
+        exact[key] = quantised.float() * scale  # what the file means, computed independently
+    scaled["scaled_fp8"] = torch.empty(0, dtype=torch.float8_e4m3fn)
+    scaled_path, exact_path = tmp_path / "umt5_demo_fp8_e4m3fn_scaled.safetensors", tmp_path / "umt5_exact.safetensors"
+    save_file(scaled, str(scaled_path))
+    save_file(exact, str(exact_path))
+
+    loaded = loaders.load_text_encoder(scaled_path, "fp32")
+    reference = loaders.load_text_encoder(exact_path, "fp32")
+    for key in linears[:3]:
+        name = key[: -len(".weight")]
+        torch.testing.assert_close(
+            loaded.encoder.get_submodule(name).weight, reference.encoder.get_submodule(name).weight, rtol=0, atol=0
+        )
+    torch.testing.assert_close(text.encode_text(loaded, "a cat"), text.encode_text(reference, "a cat"), rtol=0, atol=0)
