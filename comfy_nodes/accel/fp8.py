@@ -10,6 +10,11 @@ Every fp8 tensor comes back in the compute dtype, scaled ones as w_fp8 * scale;
 scale and marker keys are dropped. Upcasting fp8 values is exact, so a model
 built from the result computes on exactly the stored values.
 
+Scaled transformer files keep their fp8 storage instead (`take_scales`, then
+`apply_scaled`): each scaled Linear becomes a `ScaledFP8Linear` that holds the
+fp8 weight and its scale and computes with w_fp8 * scale in the compute dtype,
+so a 14B file stays 16 GB and computes on exactly what the file stores.
+
 Storing (`apply_fp8`): diffusers layerwise casting keeps Linear/Conv weights in
 fp8 and casts each layer to the compute dtype only while it runs. Precision
 sensitive parts stay in the compute dtype: patch embedding, the time, text and
@@ -113,6 +118,60 @@ def prepare_state_dict(
     if stored is not None:
         logger.info("Checkpoint stores %s weights (%d scaled); dequantised to %s.", stored, len(scales), compute_dtype)
     return out, stored
+
+
+def take_scales(
+    state_dict: Mapping[str, torch.Tensor], compute_dtype: torch.dtype
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Split a scaled fp8 checkpoint into its tensors (scaled weights still fp8) and the
+    scales by weight key. Unscaled fp8 tensors are upcast (exact); markers are dropped."""
+    scales: dict[str, torch.Tensor] = {}
+    out: dict[str, torch.Tensor] = {}
+    for key, tensor in state_dict.items():
+        if key.endswith(_WEIGHT_SCALE_SUFFIXES):
+            scales[key.rsplit(".", 1)[0] + ".weight"] = tensor.to(torch.float32)
+        elif not (_is_marker(key) or key.endswith(_DROPPED_SUFFIXES)):
+            out[key] = tensor
+    unused = [k for k in scales if k not in out]
+    if unused:
+        raise ModelFormatError(f"fp8 scales without a weight: {', '.join(unused[:5])}.")
+    for key, tensor in out.items():
+        if key in scales and tensor.dtype not in FP8_DTYPES:
+            out[key] = _apply_scale(tensor, scales.pop(key), compute_dtype)  # a scale on a full-precision weight
+        elif key not in scales and tensor.dtype in FP8_DTYPES:
+            out[key] = tensor.to(compute_dtype)
+    return out, scales
+
+
+class ScaledFP8Linear(torch.nn.Module):
+    """A Linear whose weight stays in fp8 with its scale; computes with w_fp8 * scale."""
+
+    def __init__(self, linear: torch.nn.Linear, scale: torch.Tensor, compute_dtype: torch.dtype) -> None:
+        super().__init__()
+        self.in_features, self.out_features = linear.in_features, linear.out_features
+        self.weight = torch.nn.Parameter(linear.weight.data, requires_grad=False)
+        self.bias = linear.bias
+        self.register_buffer("scale", scale.to(torch.float32).reshape(-1, *([1] * (linear.weight.ndim - 1))))
+        self.compute_dtype = compute_dtype
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        weight = (self.weight.to(torch.float32) * self.scale).to(x.dtype)
+        bias = self.bias.to(x.dtype) if self.bias is not None else None
+        return torch.nn.functional.linear(x, weight, bias)
+
+
+def apply_scaled(module: torch.nn.Module, scales: Mapping[str, torch.Tensor], compute_dtype: torch.dtype) -> int:
+    """Swap each Linear whose `<name>.weight` has a scale for a ScaledFP8Linear; returns how many."""
+    for key, scale in scales.items():
+        name = key[: -len(".weight")]
+        parent_name, _, child = name.rpartition(".")
+        parent = module.get_submodule(parent_name) if parent_name else module
+        linear = getattr(parent, child)
+        if not isinstance(linear, torch.nn.Linear):
+            raise ModelFormatError(f"'{key}' has an fp8 scale but is not a Linear layer's weight.")
+        setattr(parent, child, ScaledFP8Linear(linear, scale, compute_dtype))
+    logger.info("%d scaled fp8 layers kept in fp8 (compute %s).", len(scales), compute_dtype)
+    return len(scales)
 
 
 def apply_fp8(transformer: torch.nn.Module, weight_dtype: str, compute_dtype: torch.dtype) -> None:

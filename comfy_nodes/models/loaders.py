@@ -68,7 +68,10 @@ def _component_dir(path: Path, component: str) -> Path | None:
     raise ModelFormatError(f"{path} is a folder but holds no diffusers '{component}/config.json'.")
 
 
-def _build(cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.dtype, source: Path) -> torch.nn.Module:
+def _build(
+    cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.dtype, source: Path, keep: frozenset[str] = frozenset()
+) -> torch.nn.Module:
+    """The module with `sd` assigned, cast to `dtype`; parameters named in `keep` stay as stored."""
     with init_empty_weights():
         module = cls(config) if not isinstance(config, dict) else cls(**config)
     try:
@@ -77,10 +80,10 @@ def _build(cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.
         raise ModelFormatError(f"Weights in {source} do not match the architecture read from them: {str(exc)[:400]}") from exc
     # Keep what the library marks as precision-sensitive (time embedding, norms, modulation) in fp32,
     # as its from_pretrained does.
-    keep = set(getattr(module, "_keep_in_fp32_modules", None) or [])
+    fp32 = set(getattr(module, "_keep_in_fp32_modules", None) or [])
     for name, param in module.named_parameters():
-        target = torch.float32 if keep.intersection(name.split(".")) else dtype
-        if param.is_floating_point() and param.dtype != target:
+        target = torch.float32 if fp32.intersection(name.split(".")) else dtype
+        if param.is_floating_point() and param.dtype != target and name not in keep:
             param.data = param.data.to(target)
     return module.eval().requires_grad_(False)
 
@@ -111,15 +114,26 @@ def load_transformer(
             raise WrongModelTypeError(
                 f"{path} is a WAN text-to-video (T2V) model (no image embedding). The I2V nodes need an I2V model."
             )
+    elif _has_scales(path):
+        # Scaled fp8: the weights stay fp8 with their scales (never upcast, never requantised).
+        sd, scales = fp8.take_scales(convert.strip_diffusion_prefix(read_state_dict(path)), dtype)
+        config = detect.transformer_config(sd, str(path))
+        scales = convert.transformer_to_diffusers(scales)  # the same renames as the weights
+        model = _build(
+            WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path, frozenset(scales)
+        )
+        fp8.apply_scaled(model, scales, dtype)
+        weight_dtype = "fp8_scaled"
     else:
         sd = convert.strip_diffusion_prefix(read_state_dict(path))
         sd, stored = fp8.prepare_state_dict(sd, dtype)
         config = detect.transformer_config(sd, str(path))
         model = _build(WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path)
     # A plain fp8 file holds fp8-exact values: keep them in fp8 unless told otherwise.
-    if weight_dtype == "default" and stored is not None and not _has_scales(path):
+    if weight_dtype == "default" and stored is not None:
         weight_dtype = {torch.float8_e4m3fn: "fp8_e4m3fn", torch.float8_e5m2: "fp8_e5m2"}[stored]
-    fp8.apply_fp8(model, weight_dtype, dtype)
+    if weight_dtype != "fp8_scaled":
+        fp8.apply_fp8(model, weight_dtype, dtype)
     offload_mod.apply_offload(model, offload, device)
     options = {"weight_dtype": weight_dtype, "offload": offload}
     return WanModel(transformer=model, dtype=dtype, source=str(path), options=options)
@@ -130,8 +144,11 @@ def _has_scales(path: Path) -> bool:
         return False
     from safetensors import safe_open
 
-    with safe_open(str(path), "pt") as f:
-        return any(k.endswith(("scaled_fp8", ".scale_weight", ".weight_scale")) for k in f.keys())
+    try:
+        with safe_open(str(path), "pt") as f:
+            return any(k.endswith(("scaled_fp8", ".scale_weight", ".weight_scale")) for k in f.keys())
+    except Exception:  # unreadable: read_state_dict says so clearly
+        return False
 
 
 # ------------------------------------------------------------------ VAE

@@ -48,21 +48,35 @@ def test_plain_fp8_checkpoint_loads_and_stays_fp8(demo_paths, tmp_path):
     assert torch.isfinite(_out(model)).all()
 
 
-def test_scaled_fp8_checkpoint_is_dequantised(demo_paths, tmp_path):
+def test_scaled_fp8_checkpoint_stays_fp8_and_computes_with_its_scales(demo_paths, tmp_path):
     sd = load_file(str(demo_paths["diffusion_models"]))
-    reference = loaders.load_transformer(demo_paths["diffusion_models"])
-    scaled = dict(sd)
+    scaled, exact = dict(sd), dict(sd)
     for key in _block_weights(sd):
-        scale = sd[key].abs().max() / 448.0
-        scaled[key] = (sd[key] / scale).to(torch.float8_e4m3fn)
-        scaled[key[: -len(".weight")] + ".scale_weight"] = scale.reshape(1).float()
+        scale = sd[key].float().abs().amax(dim=1) / 448.0  # one scale per output channel
+        quantised = (sd[key].float() / scale[:, None]).to(torch.float8_e4m3fn)
+        scaled[key] = quantised
+        scaled[key[: -len(".weight")] + ".scale_weight"] = scale
+        exact[key] = quantised.float() * scale[:, None]  # what the file means, computed independently
     scaled["scaled_fp8"] = torch.zeros(2, dtype=torch.float8_e4m3fn)
     path = tmp_path / "wan2.1_i2v_480p_demo_fp8_scaled.safetensors"
+    exact_path = tmp_path / "wan2.1_i2v_480p_demo_dequantised.safetensors"
     save_file(scaled, str(path))
-    model = loaders.load_transformer(path)
-    assert model.options["weight_dtype"] == "default"  # dequantised values are not fp8-exact: kept as loaded
-    expected = _out(reference)
-    assert torch.allclose(_out(model), expected, atol=0.1 * expected.abs().max().item())
+    save_file(exact, str(exact_path))
+
+    model = loaders.load_transformer(path, "fp32")
+    reference = loaders.load_transformer(exact_path, "fp32")
+    assert model.options["weight_dtype"] == "fp8_scaled"
+    q = model.transformer.blocks[0].attn1.to_q
+    assert isinstance(q, fp8.ScaledFP8Linear) and q.weight.dtype == torch.float8_e4m3fn  # not upcast
+    kept = [m for m in model.transformer.modules() if isinstance(m, fp8.ScaledFP8Linear)]
+    assert len(kept) == len(_block_weights(sd)) and all(m.weight.dtype == torch.float8_e4m3fn for m in kept)
+    assert fp8.weight_bytes(model.transformer) < fp8.weight_bytes(reference.transformer)
+    # Exactly the dequantised model's numbers (both fp32; the fp8 values and scales are the file's own).
+    torch.testing.assert_close(_out(model), _out(reference), rtol=1e-6, atol=1e-6)
+    # A requested fp8 weight_dtype does not requantise a scaled file without its scales.
+    again = loaders.load_transformer(path, "fp32", weight_dtype="fp8_e4m3fn")
+    assert again.options["weight_dtype"] == "fp8_scaled"
+    torch.testing.assert_close(_out(again), _out(reference), rtol=1e-6, atol=1e-6)
 
 
 def test_model_offload_gives_the_same_output(demo_paths):
