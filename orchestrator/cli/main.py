@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from . import comfy, demo, models, run, workflows
+from . import comfy, demo, models, run, worker, workflows
 
 app = typer.Typer(
     name="wan-i2v",
@@ -40,6 +40,7 @@ app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(comfy.app, name="comfy")
+app.command("worker")(worker.worker)
 
 if __name__ == "__main__":
     app()

@@ -9,15 +9,15 @@ job timeout (the reaper, not redelivery, recovers dead workers).
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 from typing import Any
 
 from celery import Celery
+from celery.utils.log import get_task_logger
 
 from .limits import Limits, setting
 
-log = logging.getLogger(__name__)
+log = get_task_logger(__name__)
 
 TASK_NAME = "generate_video_task_async"
 COMFY_ENV = "WAN_I2V_WORKER_COMFY"

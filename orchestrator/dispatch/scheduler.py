@@ -127,5 +127,8 @@ class Scheduler:
                 continue
             if seen.tzinfo is None:
                 seen = seen.replace(tzinfo=timezone.utc)
-            if (now - seen).total_seconds() > self.limits.heartbeat_stale_s:
+            # Workers report every HEARTBEAT_S; three missed reports end dispatch there, before
+            # the reaper (HEARTBEAT_STALE_S) hands that worker's jobs to another instance.
+            quiet_after = min(3 * self.limits.heartbeat_s, self.limits.heartbeat_stale_s / 2)
+            if (now - seen).total_seconds() > quiet_after:
                 self.store.instance_down(instance.id, "its worker stopped reporting")

@@ -17,7 +17,7 @@ from typing import Any
 
 from orchestrator.workflows import get_workflow
 
-JSON_COLUMNS = ("parameters", "outputs", "timings", "node_types")
+JSON_COLUMNS = ("parameters", "outputs", "timings", "node_types", "data")
 SCHEMA = """
 CREATE TABLE jobs (id TEXT PRIMARY KEY, user_id TEXT, workflow TEXT, workflow_version INT, workflow_hash TEXT,
   parameters TEXT, seed INT, image_path TEXT, state TEXT, attempt INT DEFAULT 0, instance_id TEXT,
@@ -42,11 +42,14 @@ class Claim:
 
 
 class ContractStore:
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, create: bool = True) -> None:
         self.path = path
         self._lock = threading.RLock()
-        with self._db() as db:
+        if create:
+            db = self._db()
             db.executescript(SCHEMA)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.close()
 
     def _db(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
