@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Mapping
 from itertools import chain
 
@@ -118,6 +119,18 @@ def prepare_state_dict(
     if stored is not None:
         logger.info("Checkpoint stores %s weights (%d scaled); dequantised to %s.", stored, len(scales), compute_dtype)
     return out, stored
+
+
+def stored_fp8(state_dict: Mapping[str, torch.Tensor]) -> torch.dtype | None:
+    """The fp8 dtype of a plain fp8 checkpoint's tensors (None when it holds none)."""
+    return next((t.dtype for t in state_dict.values() if t.dtype in FP8_DTYPES), None)
+
+
+def stays_fp8(param_name: str) -> bool:
+    """Whether `apply_fp8` stores this (diffusers-named) parameter in fp8, so a plain
+    fp8 file's tensor can be kept as it is instead of upcast and cast back."""
+    module_name = param_name.rsplit(".", 1)[0]
+    return not any(re.search(pattern, module_name) for pattern in SKIP_PATTERNS)
 
 
 def take_scales(

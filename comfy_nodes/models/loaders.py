@@ -45,12 +45,17 @@ def _device_and_dtype(compute_dtype: str) -> tuple[torch.device, torch.dtype]:
 
 
 def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
-    """Tensors of a .safetensors or .pt/.pth file, with a clear error when unreadable."""
+    """Tensors of a .safetensors or .pt/.pth file, with a clear error when unreadable.
+
+    safetensors files are read tensor by tensor, each into its own memory, so that
+    `_build` can free each source tensor as soon as it has its cast copy.
+    """
     try:
         if path.suffix.lower() in (".safetensors", ".sft"):
-            from safetensors.torch import load_file
+            from safetensors import safe_open
 
-            return load_file(str(path))
+            with safe_open(str(path), "pt") as f:
+                return {key: f.get_tensor(key) for key in f.keys()}
         data = torch.load(str(path), map_location="cpu", weights_only=True, mmap=True)
         return data.get("state_dict", data) if isinstance(data, dict) else data
     except Exception as exc:
@@ -71,13 +76,19 @@ def _component_dir(path: Path, component: str) -> Path | None:
 def _build(
     cls: type, config: object, sd: dict[str, torch.Tensor], dtype: torch.dtype, source: Path, keep: frozenset[str] = frozenset()
 ) -> torch.nn.Module:
-    """The module with `sd` assigned, cast to `dtype`; parameters named in `keep` stay as stored."""
+    """The module with `sd` assigned, cast to `dtype`; parameters named in `keep` stay as stored.
+
+    Takes `sd` over and empties it: the module then holds the only reference to each
+    source tensor, so each is freed as soon as its cast copy exists and peak memory
+    stays near the final weights' size (callers must not keep other references).
+    """
     with init_empty_weights():
         module = cls(config) if not isinstance(config, dict) else cls(**config)
     try:
         module.load_state_dict(sd, strict=True, assign=True)
     except RuntimeError as exc:
         raise ModelFormatError(f"Weights in {source} do not match the architecture read from them: {str(exc)[:400]}") from exc
+    sd.clear()
     # Keep what the library marks as precision-sensitive (time embedding, norms, modulation) in fp32,
     # as its from_pretrained does.
     fp32 = set(getattr(module, "_keep_in_fp32_modules", None) or [])
@@ -106,7 +117,6 @@ def load_transformer(
 
     device, dtype = _device_and_dtype(compute_dtype)
     fp8.storage_dtype(weight_dtype)  # reject unknown values before the (slow) load
-    stored = None
     folder = _component_dir(path, "transformer")
     if folder is not None:
         model = WanTransformer3DModel.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
@@ -119,24 +129,36 @@ def load_transformer(
         sd, scales = fp8.take_scales(convert.strip_diffusion_prefix(read_state_dict(path)), dtype)
         config = detect.transformer_config(sd, str(path))
         scales = convert.transformer_to_diffusers(scales)  # the same renames as the weights
-        model = _build(
-            WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path, frozenset(scales)
-        )
+        model = _build(WanTransformer3DModel, config, _converted(sd), dtype, path, frozenset(scales))
         fp8.apply_scaled(model, scales, dtype)
         weight_dtype = "fp8_scaled"
     else:
         sd = convert.strip_diffusion_prefix(read_state_dict(path))
-        sd, stored = fp8.prepare_state_dict(sd, dtype)
+        stored = fp8.stored_fp8(sd)
+        # A plain fp8 file holds fp8-exact values: keep them in fp8 unless told otherwise.
+        if weight_dtype == "default" and stored is not None:
+            weight_dtype = {torch.float8_e4m3fn: "fp8_e4m3fn", torch.float8_e5m2: "fp8_e5m2"}[stored]
         config = detect.transformer_config(sd, str(path))
-        model = _build(WanTransformer3DModel, config, convert.transformer_to_diffusers(sd), dtype, path)
-    # A plain fp8 file holds fp8-exact values: keep them in fp8 unless told otherwise.
-    if weight_dtype == "default" and stored is not None:
-        weight_dtype = {torch.float8_e4m3fn: "fp8_e4m3fn", torch.float8_e5m2: "fp8_e5m2"}[stored]
+        if stored is not None and fp8.storage_dtype(weight_dtype) == stored:
+            # Tensors that will be stored in fp8 anyway stay as read: no upcast copy (half the peak RAM).
+            converted = _converted(sd)
+            keep = frozenset(k for k, t in converted.items() if t.dtype == stored and fp8.stays_fp8(k))
+        else:
+            sd, _ = fp8.prepare_state_dict(sd, dtype)
+            converted, keep = _converted(sd), frozenset()
+        model = _build(WanTransformer3DModel, config, converted, dtype, path, keep)
     if weight_dtype != "fp8_scaled":
         fp8.apply_fp8(model, weight_dtype, dtype)
     offload_mod.apply_offload(model, offload, device)
     options = {"weight_dtype": weight_dtype, "offload": offload}
     return WanModel(transformer=model, dtype=dtype, source=str(path), options=options)
+
+
+def _converted(sd: dict[str, torch.Tensor], to_diffusers=convert.transformer_to_diffusers) -> dict[str, torch.Tensor]:
+    """The diffusers-keyed dict; `sd` is emptied so `_build` holds the only references."""
+    out = to_diffusers(sd)
+    sd.clear()
+    return out
 
 
 def _has_scales(path: Path) -> bool:
@@ -165,7 +187,8 @@ def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae
         vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
     else:
         sd = read_state_dict(path)
-        vae = _build(AutoencoderKLWan, detect.vae_config(sd, str(path)), convert.vae_to_diffusers(sd), dtype, path)
+        config = detect.vae_config(sd, str(path))
+        vae = _build(AutoencoderKLWan, config, _converted(sd, convert.vae_to_diffusers), dtype, path)
     if tile_size:
         stride = tile_size * 3 // 4
         vae.enable_tiling(tile_size, tile_size, stride, stride)

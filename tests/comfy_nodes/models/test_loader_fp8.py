@@ -110,3 +110,24 @@ def test_scaled_fp8_umt5_loads_with_its_scales(demo_paths, tmp_path):
             loaded.encoder.get_submodule(name).weight, reference.encoder.get_submodule(name).weight, rtol=0, atol=0
         )
     torch.testing.assert_close(text.encode_text(loaded, "a cat"), text.encode_text(reference, "a cat"), rtol=0, atol=0)
+
+
+def test_plain_fp8_file_is_kept_as_read_and_matches_the_upcast_route(demo_paths, tmp_path):
+    """fp8 tensors that end up stored in fp8 are assigned as read (no upcast copy), with the same result."""
+    sd = load_file(str(demo_paths["diffusion_models"]))
+    fp8_sd, upcast_sd = dict(sd), dict(sd)
+    for key in _block_weights(sd):
+        fp8_sd[key] = sd[key].to(torch.float8_e4m3fn)
+        upcast_sd[key] = fp8_sd[key].to(torch.float32)  # the same values, not in fp8
+    fp8_path, upcast_path = tmp_path / "demo_fp8_e4m3fn.safetensors", tmp_path / "demo_upcast.safetensors"
+    save_file(fp8_sd, str(fp8_path))
+    save_file(upcast_sd, str(upcast_path))
+    kept = loaders.load_transformer(fp8_path, "fp32")
+    upcast = loaders.load_transformer(upcast_path, "fp32", weight_dtype="fp8_e4m3fn")
+    q = kept.transformer.blocks[0].attn1.to_q.weight
+    assert q.dtype == torch.float8_e4m3fn
+    assert torch.equal(q.view(torch.uint8), fp8_sd["blocks.0.self_attn.q.weight"].view(torch.uint8))
+    upcast_params = dict(upcast.transformer.named_parameters())
+    for name, param in kept.transformer.named_parameters():  # every stored value identical
+        assert param.dtype == upcast_params[name].dtype and torch.equal(param.float(), upcast_params[name].float())
+    torch.testing.assert_close(_out(kept), _out(upcast), rtol=1e-6, atol=1e-6)  # kernels may order sums differently
