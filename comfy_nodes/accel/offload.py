@@ -10,6 +10,10 @@
             one block of device memory instead of the whole model.
 
 On a CPU-only machine every mode works and computes the same numbers.
+
+Models that run once per prompt (the text encoder) can leave "model" offload for
+good with `stay_if_room`: when the card has memory to spare they stay on it, and
+later prompts skip the copy from RAM.
 """
 
 from __future__ import annotations
@@ -63,6 +67,38 @@ def apply_offload(transformer: torch.nn.Module, mode: str, device: torch.device)
         )
     _modes[transformer] = mode
     logger.info("%s offload: %s (compute device %s).", type(transformer).__name__, mode, device)
+
+
+# Stay on the card only if this share of its memory is still free afterwards: the
+# transformer (16-33 GB for 14B) and the VAE still need room on 24-48 GB cards.
+RESIDENT_FREE_SHARE = 0.6
+
+
+def memory_info(device: torch.device) -> tuple[int, int] | None:
+    """(free, total) bytes on a CUDA device; None elsewhere (nothing to share)."""
+    device = torch.device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    return torch.cuda.mem_get_info(device)
+
+
+def stay_if_room(module: torch.nn.Module, device: torch.device) -> bool:
+    """For "model" offload: move `module` to `device` for good when, after that, at least
+    RESIDENT_FREE_SHARE of the device's memory is still free. Returns whether it stays there.
+    Without a device memory to share (CPU) the module is where it runs already."""
+    if offload_mode(module) != "model":
+        return offload_mode(module) == "none"
+    info = memory_info(device)
+    if info is None:
+        return False
+    free, total = info
+    size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+    if free - size < RESIDENT_FREE_SHARE * total:
+        return False
+    module.to(device)
+    _modes[module] = "none"
+    logger.info("%s stays on %s (%.1f GB; %.1f of %.1f GB were free).", type(module).__name__, device, size / 1e9, free / 1e9, total / 1e9)
+    return True
 
 
 @contextmanager

@@ -69,7 +69,8 @@ def clip_features(clip: ClipVision, pixels: torch.Tensor) -> torch.Tensor:
     mean = torch.tensor(CLIP_MEAN).view(1, 3, 1, 1)
     std = torch.tensor(CLIP_STD).view(1, 3, 1, 1)
     device = host.get_device()
-    with offload.on_device(clip.model, device):  # on a GPU only while encoding
+    offload.stay_if_room(clip.model, device)  # resident when the card has room
+    with offload.on_device(clip.model, device):  # else on the GPU only while encoding
         out = clip.model(pixel_values=((x - mean) / std).to(device, clip.dtype), output_hidden_states=True)
     return out.hidden_states[-2]
 

@@ -29,6 +29,7 @@ def encode_texts(encoder: TextEncoder, texts: list[str], max_length: int = TEXT_
     for row, tokens in enumerate(ids):
         input_ids[row, : len(tokens)] = torch.tensor(tokens)
         mask[row, : len(tokens)] = 1
+    offload.stay_if_room(model, device)  # resident when the card has room; else visits per prompt
     with offload.on_device(model, device):
         states = model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).last_hidden_state
     padded = states.new_zeros(len(ids), max_length, states.shape[-1])
