@@ -183,3 +183,15 @@ def test_cancel_running_and_pending_in_comfyui(instances, store, settings, make_
     queue = asyncio.run(comfy_queue(url))
     assert not queue.running and not queue.pending
     assert saved_videos(instances.started[0].data, running_job.id) == []
+
+
+def test_problems_of_the_job_itself_are_not_retried(instances, store, settings, make_job) -> None:
+    (url,) = instances.start(1)
+    register(store, "gpu0", url)
+    job = make_job(bogus=1)
+    claim = _claim(store)
+    assert asyncio.run(drive(store, settings, job.id, claim.attempt, Instance("gpu0", url))) == "failed"
+    failed = store.get_job(job.id)
+    assert failed.state == "failed" and "'bogus'" in failed.error and failed.attempt == 1
+    queue = asyncio.run(comfy_queue(url))
+    assert not queue.running and not queue.pending
