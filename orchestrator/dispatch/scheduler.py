@@ -86,8 +86,8 @@ class Scheduler:
         made = 0
         instances = await asyncio.to_thread(self.store.list_instances)
         for instance in instances:
-            if instance.state != "up":
-                continue
+            if instance.state != "up" or (self.urls and instance.id not in self.urls):
+                continue  # the local executor drives only the instances it was given
             while (claim := await asyncio.to_thread(self.store.claim_next, instance.id)) is not None:
                 await self.executor.submit(claim.job_id, claim.attempt, claim.instance_id)
                 made += 1
