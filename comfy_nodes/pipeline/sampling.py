@@ -6,6 +6,7 @@ import contextlib
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from .. import host
@@ -16,8 +17,20 @@ SCHEDULERS = ["unipc", "euler"]
 LATENT_CHANNELS = 16
 
 
+# The official sampler's unshifted grid runs from its largest training sigma, 0.999 as
+# float32, down to 0 (diffusers' default runs from 1 to 1/1000): the model then sees the
+# same integer timesteps as with the official code.
+_OFFICIAL_SIGMA_MAX = float(np.float32(1.0 - 1.0 / 1000))
+
+
+def official_sigmas(steps: int) -> np.ndarray:
+    """The official FlowUniPC schedule's unshifted sigmas for `steps` steps (the shift comes after)."""
+    return np.linspace(_OFFICIAL_SIGMA_MAX, 0.0, steps + 1)[:-1].copy()
+
+
 def make_scheduler(name: str, shift: float) -> Any:
-    """The official samplers: UniPC (order 2, bh2) or Euler, on shifted flow sigmas."""
+    """UniPC (order 2, bh2, the official default) or Euler (not an official setting),
+    on shifted flow sigmas. Set its timesteps with `set_steps`."""
     from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
     if name == "unipc":
@@ -28,6 +41,16 @@ def make_scheduler(name: str, shift: float) -> Any:
     if name == "euler":
         return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
     raise ParameterError(f"Unknown scheduler '{name}'; choose one of {', '.join(SCHEDULERS)}.")
+
+
+def set_steps(sched: Any, steps: int, device: torch.device | str | None = None) -> None:
+    """Timesteps for `steps` steps: UniPC on the official sigma grid, Euler on diffusers' own."""
+    from diffusers import UniPCMultistepScheduler
+
+    if isinstance(sched, UniPCMultistepScheduler):
+        sched.set_timesteps(sigmas=official_sigmas(steps), device=device)
+    else:
+        sched.set_timesteps(steps, device=device)
 
 
 def initial_noise(image: ImageEmbeds, seed: int) -> torch.Tensor:
@@ -55,7 +78,7 @@ def sample(
     transformer = model.transformer
     device = host.get_device()  # the model itself may sit in RAM between runs (offload)
     sched = make_scheduler(scheduler, shift)
-    sched.set_timesteps(steps, device=device)
+    set_steps(sched, steps, device)
 
     latents = initial_noise(image, seed).to(device)
     condition = image.condition.to(device, model.dtype)
