@@ -23,6 +23,9 @@ $(STAMP): pyproject.toml Makefile
 
 PORT ?= 8188
 
+# The web page's build and tests (npm, Chromium) live in their own file.
+-include frontend.mk
+
 # The demo video first (prints where the MP4 is), then the ComfyUI-compatible server
 # on 127.0.0.1:$(PORT) serving the demo model until Ctrl-C.
 run: setup
