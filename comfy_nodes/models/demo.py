@@ -16,17 +16,10 @@ import torch
 
 from ..pipeline.image import CLIP_MEAN, CLIP_STD
 from . import convert
+from .demo_files import DEMO_NOTICE, DIFFUSERS_FOLDER, FILES, demo_paths, is_complete  # noqa: F401 - re-exported
 from .tokenizer import SPIECE_KEY
 
-DEMO_NOTICE = "Tiny random-weight demo model: its videos are noise, not real generations."
 
-FILES = {
-    "diffusion_models": "wan2.1_i2v_480p_demo_tiny.safetensors",
-    "text_encoders": "umt5_demo_tiny.safetensors",
-    "clip_vision": "clip_vision_demo_tiny.safetensors",
-    "vae": "wan_2.1_vae_demo_tiny.safetensors",
-}
-DIFFUSERS_FOLDER = "Wan2.1-I2V-demo-tiny-480P-Diffusers"
 
 TEXT_DIM = 64
 IMAGE_DIM = 64
@@ -39,18 +32,6 @@ _WORDS = (
     "close up wide shot cinematic golden hour light shadow red blue green white black old young "
     "woman man child people crowd waves wind trees leaves fire smoke water rain snow on in under over"
 ).split()
-
-
-def demo_paths(root: Path) -> dict[str, Path]:
-    """Where make_demo_model puts each component under `root`."""
-    paths = {kind: root / kind / name for kind, name in FILES.items()}
-    paths["diffusers"] = root / "diffusers" / DIFFUSERS_FOLDER
-    return paths
-
-
-def is_complete(root: Path) -> bool:
-    paths = demo_paths(root)
-    return all(p.exists() for p in paths.values()) and (paths["diffusers"] / "model_index.json").exists()
 
 
 def make_demo_model(root: Path, seed: int = 0) -> dict[str, Path]:
