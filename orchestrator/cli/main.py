@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from . import comfy, demo, models, run, worker, workflows
+from . import client, comfy, db, demo, models, run, serve, users, worker, workflows
 
 app = typer.Typer(
     name="wan-i2v",
@@ -41,6 +41,15 @@ app.add_typer(models.app, name="models")
 app.add_typer(workflows.app, name="workflows")
 app.add_typer(comfy.app, name="comfy")
 app.command("worker")(worker.worker)
+app.command("serve")(serve.serve)
+app.add_typer(db.app, name="db")
+app.add_typer(users.app, name="users")
+app.command("login")(client.login)
+app.command("submit")(client.submit)
+app.command("status")(client.status)
+app.command("download")(client.download)
+app.command("cancel")(client.cancel)
+app.command("openapi")(client.openapi)
 
 if __name__ == "__main__":
     app()

@@ -24,4 +24,4 @@ def settings_and_store() -> tuple[Any, Any]:
     from orchestrator.jobs.store import JobStore
 
     settings = get_settings()
-    return settings, JobStore(session_factory(settings.DATABASE_URL))
+    return settings, JobStore(session_factory(settings.DATABASE_URL), settings.RETRY_LIMIT)

@@ -1,0 +1,206 @@
+"""Jobs: submit (multipart), list, status, cancel, events (SSE), download (with Range)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import FileResponse, StreamingResponse
+
+from orchestrator.core.errors import Conflict, NotFound, NotReady, TooLarge
+from orchestrator.jobs import submit
+from orchestrator.jobs.images import store_image
+from orchestrator.jobs.models import FINAL
+from orchestrator.jobs.models import Job as JobRecord
+from orchestrator.users.models import User
+
+from .. import schemas
+from ..deps import current_user, services
+from ..posters import poster_for
+from ..services import Services
+from ..views import job_view
+
+router = APIRouter(prefix="/api", tags=["jobs"])
+ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 404)}
+SUBMIT_ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 413, 422)}
+EVENT_POLL_S = 0.25
+PING_S = 15.0
+CHUNK = 1 << 16
+
+
+def _owned(svc: Services, user: User, job_id: str) -> JobRecord:
+    """The job, if this user may see it; another user's job is 'not found', never 'forbidden'."""
+    job = svc.jobs.get_job(job_id)
+    if job is None or (job.user_id != user.id and user.role != "admin"):
+        raise NotFound(f"No job {job_id} among yours.", "job_id")
+    return job
+
+
+def _name(svc: Services, user: User, job: JobRecord) -> str:
+    if job.user_id == user.id:
+        return user.username
+    owner = svc.users.get(job.user_id)
+    return owner.username if owner else "?"
+
+
+async def _read_limited(upload: UploadFile, limit: int) -> bytes:
+    data = bytearray()
+    while chunk := await upload.read(CHUNK):
+        data += chunk
+        if len(data) > limit:
+            raise TooLarge(f"The image is over the {limit / 1e6:.1f} MB limit; send a smaller file.", "image")
+    return bytes(data)
+
+
+@router.post("/generate", status_code=202, response_model=schemas.JobCreated, responses=SUBMIT_ERRORS)
+@router.post("/jobs", status_code=202, response_model=schemas.JobCreated, responses=SUBMIT_ERRORS,
+             operation_id="create_job")
+async def generate(
+    request: Request,
+    image: UploadFile = File(description="The start image (PNG, JPEG or WebP)."),
+    workflow: str | None = Form(None, description="Workflow name or name@version; default: the latest i2v_480p."),
+    prompt: str | None = Form(None, description="What should happen in the video."),
+    user: User = Depends(current_user),
+    svc: Services = Depends(services),
+) -> schemas.JobCreated:
+    """Start a job. Every other form field is a parameter of the chosen workflow (see /api/workflows)."""
+    s = svc.settings
+    form = await request.form()
+    fields = {k: str(v) for k, v in form.multi_items() if k not in ("image", "workflow") and isinstance(v, str)}
+    wf = submit.find_workflow(workflow)
+    parameters, fixed_seed = submit.resolve(wf, fields, Path(s.WAN_MODELS_DIR))
+    data = await _read_limited(image, s.MAX_UPLOAD_BYTES)
+    stored = await asyncio.to_thread(store_image, data, Path(s.UPLOADS_DIR), s.MAX_UPLOAD_BYTES,
+                                     s.MAX_UPLOAD_PIXELS, s.MIN_IMAGE_SIDE)
+    key = submit.cache_key(wf, stored.sha256, parameters) if fixed_seed else None
+    if key and s.RESULT_CACHE:
+        source = await asyncio.to_thread(svc.jobs.find_cached, key)
+        if source is not None and _files_exist(s.VIDEOS_DIR, source):
+            job = await asyncio.to_thread(svc.jobs.create_cached_job, user.id, source, parameters, str(stored.path))
+            return schemas.JobCreated(job_id=job.id, state="succeeded", cached=True)
+    job = await asyncio.to_thread(svc.jobs.create_job, user.id, wf.ref, parameters, str(stored.path),
+                                  parameters.get("seed"), stored.sha256, key)
+    svc.wake()
+    return schemas.JobCreated(job_id=job.id, state="queued", cached=False)
+
+
+def _files_exist(videos: Path, job: JobRecord) -> bool:
+    return bool(job.outputs) and all((Path(videos) / job.id / o["filename"]).is_file() for o in job.outputs or [])
+
+
+@router.get("/jobs", response_model=schemas.JobPage, responses=ERRORS)
+def list_jobs(
+    page: int = Query(1, ge=1), page_size: int = Query(20, ge=1, le=100),
+    user: User = Depends(current_user), svc: Services = Depends(services),
+) -> schemas.JobPage:
+    """Your jobs, newest first (administrators see everyone's)."""
+    items, total = svc.jobs.list_jobs(None if user.role == "admin" else user.id, (page - 1) * page_size, page_size)
+    return schemas.JobPage(items=[job_view(j, svc.jobs, _name(svc, user, j)) for j in items], total=total,
+                           page=page, page_size=page_size)
+
+
+@router.get("/jobs/{job_id}", response_model=schemas.Job, responses=ERRORS)
+@router.get("/status/{job_id}", response_model=schemas.Job, responses=ERRORS, operation_id="job_status")
+def get_job(job_id: str, user: User = Depends(current_user), svc: Services = Depends(services)) -> schemas.Job:
+    job = _owned(svc, user, job_id)
+    return job_view(job, svc.jobs, _name(svc, user, job))
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=schemas.Job, responses={**ERRORS, 409: {"model": schemas.ErrorResponse}})
+def cancel_job(job_id: str, user: User = Depends(current_user), svc: Services = Depends(services)) -> schemas.Job:
+    """Waiting: cancelled at once. Running: interrupted on its instance, then cancelled."""
+    job = _owned(svc, user, job_id)
+    if job.state in FINAL:
+        raise Conflict(f"The job has already {'been ' if job.state == 'cancelled' else ''}{job.state}.", "job_id")
+    svc.jobs.request_cancel(job_id)
+    svc.wake()
+    job = _owned(svc, user, job_id)
+    return job_view(job, svc.jobs, _name(svc, user, job))
+
+
+def _sse(event_id: int, kind: str, payload: str) -> str:
+    return f"id: {event_id}\nevent: {kind}\ndata: {payload}\n\n"
+
+
+@router.get("/jobs/{job_id}/events", responses=ERRORS,
+            response_class=StreamingResponse,
+            description="Server-sent events: `state` and `progress` with the job as data, then `end`. "
+                        "Reconnect with Last-Event-ID to resume. Also accepts ?access_token=.")
+async def job_events(
+    job_id: str, request: Request, last_event_id: str | None = Header(None),
+    user: User = Depends(current_user), svc: Services = Depends(services),
+) -> StreamingResponse:
+    job = _owned(svc, user, job_id)
+    name = _name(svc, user, job)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal after
+        loop = asyncio.get_running_loop()
+        last_sent = loop.time()
+        if after is None:  # a fresh stream opens with the current snapshot
+            events = await asyncio.to_thread(svc.jobs.events_after, job_id, 0)
+            after = events[-1].id if events else 0
+            current = await asyncio.to_thread(svc.jobs.get_job, job_id)
+            yield _sse(after, "state", _payload(svc, current, name))
+        while True:
+            events = await asyncio.to_thread(svc.jobs.events_after, job_id, after)
+            if events:
+                current = await asyncio.to_thread(svc.jobs.get_job, job_id)
+                after = events[-1].id
+                yield _sse(after, events[-1].kind, _payload(svc, current, name))
+                last_sent = loop.time()
+            else:
+                current = await asyncio.to_thread(svc.jobs.get_job, job_id)
+            if current is None or current.state in FINAL:
+                yield _sse(after, "end", _payload(svc, current, name) if current else "{}")
+                return
+            if await request.is_disconnected():
+                return
+            if loop.time() - last_sent > PING_S:
+                yield ": ping\n\n"
+                last_sent = loop.time()
+            await asyncio.sleep(EVENT_POLL_S)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _payload(svc: Services, job: JobRecord, name: str) -> str:
+    return json.dumps(job_view(job, svc.jobs, name).model_dump(mode="json"))
+
+
+@router.get("/download/{job_id}", response_class=FileResponse,
+            responses={**ERRORS, 409: {"model": schemas.ErrorResponse}, 206: {"description": "A byte range"}})
+async def download(
+    job_id: str,
+    file: str | None = Query(None, description="'poster', or an output's filename; default: the video."),
+    user: User = Depends(current_user), svc: Services = Depends(services),
+) -> FileResponse:
+    """The video (Range requests supported, so players can seek), its poster, or another output."""
+    job = _owned(svc, user, job_id)
+    if job.state != "succeeded":
+        raise NotReady(f"The job is {job.state}; its files are there once it has succeeded.", "job_id")
+    folder = Path(svc.settings.VIDEOS_DIR)
+    source = str((job.timings or {}).get("cached_from") or job.id)  # a cached job serves its source's files
+    outputs = job.outputs or []
+    videos = [o for o in outputs if o.get("kind") == "video"]
+    if file is None:
+        chosen = videos[0] if videos else None
+    elif file == "poster":
+        posters = [o for o in outputs if o.get("kind") == "poster"]
+        chosen = posters[0] if posters else None
+        if chosen is None and videos:
+            path = await asyncio.to_thread(poster_for, folder / source / videos[0]["filename"])
+            return FileResponse(path, media_type="image/jpeg", filename=f"{job_id}-poster.jpg")
+    else:
+        chosen = next((o for o in outputs if o["filename"] == file), None)
+    if chosen is None:
+        raise NotFound(f"Job {job_id} has no such file ({file or 'video'}).", "file")
+    path = folder / source / Path(chosen["filename"]).name
+    if not path.is_file():
+        raise NotFound(f"The stored file of job {job_id} is missing on this server; run the job again.", "file")
+    return FileResponse(path, filename=f"{job_id}-{path.name}")

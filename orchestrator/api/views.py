@@ -1,0 +1,33 @@
+"""Records as API responses."""
+
+from __future__ import annotations
+
+from orchestrator.jobs.models import Job as JobRecord
+from orchestrator.jobs.store import JobStore
+from orchestrator.users.models import User as UserRecord
+
+from . import schemas
+
+
+def user_view(user: UserRecord) -> schemas.User:
+    return schemas.User(id=user.id, username=user.username, role=user.role, created_at=user.created_at)  # type: ignore[arg-type]
+
+
+def job_view(job: JobRecord, store: JobStore, username: str) -> schemas.Job:
+    outputs = []
+    video_url = poster_url = None
+    for out in job.outputs or []:
+        url = f"/api/download/{job.id}?file={out['filename']}"
+        outputs.append(schemas.Output(kind=out.get("kind", "file"), filename=out["filename"], url=url))
+        if out.get("kind") == "video" and video_url is None:
+            video_url = f"/api/download/{job.id}"
+    if video_url is not None:
+        poster_url = f"/api/download/{job.id}?file=poster"
+    return schemas.Job(
+        id=job.id, user=username, state=job.state, progress=job.progress or 0.0, step=job.step, steps=job.steps,  # type: ignore[arg-type]
+        node=job.node, queue_position=store.queue_position(job), instance=job.instance_id, attempt=job.attempt,
+        cached=job.cached, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
+        error=job.error if job.state != "succeeded" else None, workflow=f"{job.workflow}@{job.workflow_version}",
+        workflow_hash=job.workflow_hash, parameters=job.parameters or {}, seed=job.seed, outputs=outputs,
+        video_url=video_url, poster_url=poster_url, timings=job.timings,
+    )

@@ -1,0 +1,289 @@
+"""The job store: every state change is one transaction, fenced by the job's attempt number.
+
+A claim (the scheduler giving a queued job to an instance) increments `attempt`; every
+later write for that attempt is `UPDATE ... WHERE id = :id AND attempt = :attempt AND
+state IN (...)`, so a late duplicate (a broker redelivery, a worker that comes back)
+changes nothing. Claims are fair between users (fewest jobs on the GPUs first, then the
+oldest job) and on PostgreSQL take rows with FOR UPDATE SKIP LOCKED, so several
+orchestrators can schedule at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from orchestrator.core.db import transaction
+from orchestrator.core.types import utcnow
+from orchestrator.workflows import get_workflow
+
+from .models import ACTIVE, FINAL, Instance, Job, JobEvent
+
+CLAIM_WINDOW = 200  # queued jobs looked at per claim, oldest first
+MAX_ON_INSTANCE = 2  # the running job and one waiting behind it
+
+
+@dataclass(frozen=True)
+class Claim:
+    job_id: str
+    attempt: int
+    instance_id: str
+
+
+@lru_cache(maxsize=64)
+def _node_types(workflow: str, version: int) -> frozenset[str]:
+    return frozenset(node["class_type"] for node in get_workflow(workflow, version).api.values())
+
+
+class JobStore:
+    def __init__(self, factory: sessionmaker[Session], retry_limit: int = 3) -> None:
+        self.factory = factory
+        self.retry_limit = retry_limit
+
+    # ------------------------------------------------------------ writing helpers
+
+    def _fenced(self, job_id: str, attempt: int, states: tuple[str, ...], event: str | None, **values: Any) -> bool:
+        with transaction(self.factory) as s:
+            moved = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.attempt == attempt, Job.state.in_(states), Job.instance_id.is_not(None))
+                .values(**values)
+            ).rowcount
+            if moved and event:
+                s.add(JobEvent(job_id=job_id, kind=event))
+            return bool(moved)
+
+    # ------------------------------------------------------------ jobs
+
+    def create_job(
+        self,
+        user_id: str,
+        workflow: str,
+        parameters: dict[str, Any],
+        image_path: str,
+        seed: int | None = None,
+        image_hash: str = "",
+        cache_key: str | None = None,
+    ) -> Job:
+        wf = get_workflow(workflow)
+        job = Job(
+            id=uuid.uuid4().hex, user_id=user_id, workflow=wf.name, workflow_version=wf.version,
+            workflow_hash=wf.content_hash, parameters=parameters, seed=seed, image_path=image_path,
+            image_hash=image_hash, cache_key=cache_key, state="queued", created_at=utcnow(),
+        )
+        with transaction(self.factory) as s:
+            s.add(job)
+            s.flush()
+            s.add(JobEvent(job_id=job.id, kind="state"))
+        return job
+
+    def create_cached_job(self, user_id: str, source: Job, parameters: dict[str, Any], image_path: str) -> Job:
+        """A new record answered from `source`'s stored result: succeeded at once, no GPU work."""
+        now = utcnow()
+        job = Job(
+            id=uuid.uuid4().hex, user_id=user_id, workflow=source.workflow, workflow_version=source.workflow_version,
+            workflow_hash=source.workflow_hash, parameters=parameters, seed=source.seed, image_path=image_path,
+            image_hash=source.image_hash, cache_key=source.cache_key, cached=True, state="succeeded",
+            progress=1.0, outputs=source.outputs, timings={"cached_from": source.id}, created_at=now,
+            started_at=now, finished_at=now,
+        )
+        with transaction(self.factory) as s:
+            s.add(job)
+            s.flush()
+            s.add(JobEvent(job_id=job.id, kind="state"))
+        return job
+
+    def find_cached(self, cache_key: str) -> Job | None:
+        with self.factory() as s:
+            return s.scalars(
+                select(Job).where(Job.cache_key == cache_key, Job.state == "succeeded", Job.cached.is_(False))
+                .order_by(Job.finished_at.desc()).limit(1)
+            ).first()
+
+    def get_job(self, job_id: str) -> Job | None:
+        with self.factory() as s:
+            return s.get(Job, job_id)
+
+    def list_jobs(self, user_id: str | None, offset: int, limit: int) -> tuple[list[Job], int]:
+        """Newest first; `user_id=None` lists everyone's (admins)."""
+        with self.factory() as s:
+            query = select(Job)
+            count = select(func.count()).select_from(Job)
+            if user_id is not None:
+                query, count = query.where(Job.user_id == user_id), count.where(Job.user_id == user_id)
+            items = s.scalars(query.order_by(Job.created_at.desc(), Job.id.desc()).offset(offset).limit(limit)).all()
+            return list(items), int(s.scalar(count) or 0)
+
+    def queue_position(self, job: Job) -> int | None:
+        """1-based place among the jobs waiting for an instance (None once it has one)."""
+        if job.state != "queued" or job.instance_id is not None:
+            return None
+        with self.factory() as s:
+            ahead = s.scalar(
+                select(func.count()).select_from(Job)
+                .where(Job.state == "queued", Job.instance_id.is_(None), Job.created_at < job.created_at)
+            )
+        return int(ahead or 0) + 1
+
+    def events_after(self, job_id: str, after: int) -> list[JobEvent]:
+        with self.factory() as s:
+            return list(s.scalars(
+                select(JobEvent).where(JobEvent.job_id == job_id, JobEvent.id > after).order_by(JobEvent.id)
+            ).all())
+
+    def events(self, job_id: str) -> list[JobEvent]:
+        return self.events_after(job_id, 0)
+
+    def request_cancel(self, job_id: str) -> str:
+        """Not yet running: cancelled now. Running: flagged; the driver interrupts it and records the end."""
+        with transaction(self.factory) as s:
+            now = utcnow()
+            if s.execute(
+                update(Job).where(Job.id == job_id, Job.state == "queued")
+                .values(state="cancelled", finished_at=now, cancel_requested=True)
+            ).rowcount:
+                s.add(JobEvent(job_id=job_id, kind="state"))
+                return "cancelled"
+            s.execute(update(Job).where(Job.id == job_id, Job.state == "running").values(cancel_requested=True))
+            job = s.get(Job, job_id)
+            return job.state if job else "missing"
+
+    # ------------------------------------------------------------ claims (the scheduler)
+
+    def claim_next(self, instance_id: str) -> Claim | None:
+        with transaction(self.factory) as s:
+            postgres = s.get_bind().dialect.name == "postgresql"
+            inst_q = select(Instance).where(Instance.id == instance_id)
+            # One claimer per instance at a time, so "at most one waiting" holds across replicas.
+            inst = s.scalars(inst_q.with_for_update() if postgres else inst_q).first()
+            if inst is None or inst.state != "up":
+                return None
+            busy = s.scalar(
+                select(func.count()).select_from(Job).where(Job.instance_id == instance_id, Job.state.in_(ACTIVE))
+            )
+            if (busy or 0) >= MAX_ON_INSTANCE:
+                return None
+            have = set(inst.node_types or [])
+            waiting = select(Job).where(Job.state == "queued", Job.instance_id.is_(None)).order_by(Job.created_at)
+            waiting = waiting.limit(CLAIM_WINDOW)
+            candidates = s.scalars(waiting.with_for_update(skip_locked=True) if postgres else waiting).all()
+            if not candidates:
+                return None
+            load = dict(s.execute(
+                select(Job.user_id, func.count()).where(Job.instance_id.is_not(None), Job.state.in_(ACTIVE))
+                .group_by(Job.user_id)
+            ).all())
+            for job in sorted(candidates, key=lambda j: (load.get(j.user_id, 0), j.created_at)):
+                try:
+                    needed = _node_types(job.workflow, job.workflow_version)
+                except Exception:  # a workflow no longer shipped: the driver fails it with the reason
+                    needed = frozenset()
+                if not needed <= have:
+                    continue
+                now = utcnow()
+                moved = s.execute(
+                    update(Job).where(Job.id == job.id, Job.attempt == job.attempt, Job.state == "queued",
+                                      Job.instance_id.is_(None))
+                    .values(attempt=job.attempt + 1, instance_id=instance_id, claimed_at=now, heartbeat_at=now,
+                            prompt_id=None)
+                ).rowcount
+                if moved:
+                    return Claim(job.id, job.attempt + 1, instance_id)
+            return None
+
+    # ------------------------------------------------------------ the driver's fenced writes
+
+    def is_current(self, job_id: str, attempt: int) -> bool:
+        job = self.get_job(job_id)
+        return job is not None and job.attempt == attempt and job.state in ACTIVE and job.instance_id is not None
+
+    def cancel_requested(self, job_id: str, attempt: int) -> bool:
+        job = self.get_job(job_id)
+        return job is not None and job.attempt == attempt and bool(job.cancel_requested)
+
+    def mark_running(self, job_id: str, attempt: int, prompt_id: str) -> bool:
+        now = utcnow()
+        return self._fenced(job_id, attempt, ("queued",), "state", state="running", prompt_id=prompt_id,
+                            started_at=now, heartbeat_at=now)
+
+    def heartbeat(self, job_id: str, attempt: int) -> bool:
+        return self._fenced(job_id, attempt, ACTIVE, None, heartbeat_at=utcnow())
+
+    def progress(self, job_id: str, attempt: int, step: int, steps: int, node: str | None, progress: float) -> bool:
+        return self._fenced(job_id, attempt, ("running",), "progress", step=step, steps=steps, node=node,
+                            progress=max(0.0, min(1.0, float(progress))), heartbeat_at=utcnow())
+
+    def succeed(self, job_id: str, attempt: int, outputs: list[Any], timings: dict[str, Any]) -> bool:
+        return self._fenced(job_id, attempt, ("running",), "state", state="succeeded", outputs=outputs,
+                            timings=timings, progress=1.0, error=None, finished_at=utcnow())
+
+    def fail(self, job_id: str, attempt: int, error: str, retryable: bool, retry_limit: int | None = None) -> bool:
+        """Retryable faults put the job back in the queue until the retry limit, then fail it with the reason."""
+        limit = self.retry_limit if retry_limit is None else retry_limit
+        if retryable and attempt < limit:
+            return self._fenced(job_id, attempt, ACTIVE, "state", state="queued", instance_id=None, prompt_id=None,
+                                error=error, progress=0.0, step=None, steps=None, node=None)
+        if retryable:
+            error = f"{error} (gave up after {attempt} attempts)"
+        return self._fenced(job_id, attempt, ACTIVE, "state", state="failed", error=error, finished_at=utcnow())
+
+    def mark_cancelled(self, job_id: str, attempt: int) -> bool:
+        return self._fenced(job_id, attempt, ACTIVE, "state", state="cancelled", finished_at=utcnow())
+
+    def stale_attempts(self, older_than: datetime) -> list[Job]:
+        with self.factory() as s:
+            return list(s.scalars(
+                select(Job).where(Job.instance_id.is_not(None), Job.state.in_(ACTIVE),
+                                  or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < older_than))
+            ).all())
+
+    # ------------------------------------------------------------ instances
+
+    def upsert_instance(self, instance_id: str, url: str, queue: str) -> None:
+        with transaction(self.factory) as s:
+            inst = s.get(Instance, instance_id)
+            if inst is None:
+                s.add(Instance(id=instance_id, url=url, queue=queue, state="down"))
+            else:
+                inst.url, inst.queue = url, queue
+
+    def instance_seen(self, instance_id: str, node_types: list[str]) -> None:
+        with transaction(self.factory) as s:
+            s.execute(update(Instance).where(Instance.id == instance_id)
+                      .values(state="up", node_types=sorted(node_types), last_seen_at=utcnow(), error=None))
+
+    def instance_down(self, instance_id: str, error: str) -> None:
+        with transaction(self.factory) as s:
+            s.execute(update(Instance).where(Instance.id == instance_id).values(state="down", error=error))
+
+    def list_instances(self) -> list[Instance]:
+        with self.factory() as s:
+            return list(s.scalars(select(Instance).order_by(Instance.id)).all())
+
+    def instance_jobs(self) -> dict[str, list[Job]]:
+        """Active jobs per instance, running first (for the admin view)."""
+        with self.factory() as s:
+            jobs = s.scalars(select(Job).where(Job.instance_id.is_not(None), Job.state.in_(ACTIVE))
+                             .order_by(Job.started_at.desc())).all()
+        out: dict[str, list[Job]] = {}
+        for job in sorted(jobs, key=lambda j: j.state != "running"):
+            out.setdefault(job.instance_id or "", []).append(job)
+        return out
+
+    def forget_instance(self, instance_id: str) -> None:
+        with transaction(self.factory) as s:
+            s.execute(delete(Instance).where(Instance.id == instance_id))
+
+
+def is_final(state: str) -> bool:
+    return state in FINAL
+
+
+def stale_cutoff(seconds: float) -> datetime:
+    return utcnow() - timedelta(seconds=seconds)

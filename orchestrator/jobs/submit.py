@@ -1,0 +1,92 @@
+"""From a request (workflow, form fields, image) to a job record: parameters checked, models chosen, cache looked up.
+
+Only a released workflow's own parameters reach ComfyUI; server-side ones (model files,
+the output prefix, the input image) are set here, never by the client.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from comfy_nodes.models.demo_files import FILES as DEMO_FILES
+from comfy_nodes.models.demo_files import is_complete as demo_complete
+from orchestrator.core.errors import InvalidParameter, UnknownWorkflow
+from orchestrator.workflows import (
+    Parameter,
+    Workflow,
+    WorkflowNotFoundError,
+    WorkflowParameterError,
+    get_workflow,
+    resolve_parameters,
+)
+from orchestrator.workflows.manifest import RANDOM_SEED
+
+DEFAULT_WORKFLOW = "i2v_480p"
+SERVER_SIDE = {"filename_prefix"}
+BASIC = {"prompt", "negative_prompt", "seed", "num_frames", "resolution"}
+
+
+def client_parameters(workflow: Workflow) -> list[Parameter]:
+    """The parameters a client may set (shown by /api/workflows)."""
+    return [p for p in workflow.manifest.parameters
+            if p.type != "image" and p.model_kind is None and p.name not in SERVER_SIDE]
+
+
+def is_advanced(parameter: Parameter) -> bool:
+    return parameter.name not in BASIC
+
+
+def find_workflow(ref: str | None) -> Workflow:
+    try:
+        return get_workflow(ref or DEFAULT_WORKFLOW)
+    except WorkflowNotFoundError as exc:
+        raise UnknownWorkflow(str(exc), "workflow") from exc
+
+
+def model_files(workflow: Workflow, models_dir: Path) -> dict[str, str]:
+    """The workflow's default model files, or the demo model's where those are absent and it is present."""
+    use_demo = demo_complete(models_dir)
+    chosen = {}
+    for p in workflow.manifest.parameters:
+        if p.model_kind is None:
+            continue
+        default_there = (models_dir / p.model_kind / str(p.default)).exists()
+        if use_demo and not default_there and p.model_kind in DEMO_FILES:
+            chosen[p.name] = DEMO_FILES[p.model_kind]
+    return chosen
+
+
+def resolve(workflow: Workflow, fields: dict[str, str], models_dir: Path) -> tuple[dict[str, Any], bool]:
+    """All parameter values (checked) and whether the seed was fixed by the client (for the result cache)."""
+    allowed = {p.name for p in client_parameters(workflow)}
+    for name in fields:
+        if name not in allowed:
+            if name in workflow.manifest.names:
+                raise InvalidParameter(f"'{name}' is set by the server and cannot be given in a request.", name)
+            known = ", ".join(sorted(allowed))
+            raise InvalidParameter(f"Unknown parameter '{name}' for workflow {workflow.ref}. Known: {known}.", name)
+    by_name = {p.name: p for p in workflow.manifest.parameters}
+    for name, value in fields.items():  # one at a time, so the error names its field
+        try:
+            by_name[name].convert(value)
+        except WorkflowParameterError as exc:
+            raise InvalidParameter(str(exc), name) from exc
+    values = {**model_files(workflow, models_dir), **fields}
+    random_seed = str(fields.get("seed", "")).strip() == str(RANDOM_SEED)
+    try:
+        resolved = resolve_parameters(workflow, values)
+    except WorkflowParameterError as exc:
+        raise InvalidParameter(str(exc)) from exc
+    for p in workflow.manifest.parameters:
+        if p.type == "image":
+            resolved.pop(p.name, None)
+    return resolved, not random_seed
+
+
+def cache_key(workflow: Workflow, image_sha256: str, parameters: dict[str, Any]) -> str:
+    blob = json.dumps({"workflow": workflow.ref, "hash": workflow.content_hash, "image": image_sha256,
+                       "parameters": parameters}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
