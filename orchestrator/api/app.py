@@ -8,7 +8,7 @@ This module never imports torch.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -40,7 +40,13 @@ def build_services(settings: Settings, migrate: bool = True) -> Services:
                     secret=secret, limiter=LoginLimiter(settings.LOGIN_RATE_LIMIT))
 
 
-def create_app(settings: Settings | None = None, dispatch: bool = True, migrate: bool = True) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    dispatch: bool = True,
+    migrate: bool = True,
+    on_stop: Callable[[], None] | None = None,
+) -> FastAPI:
+    """`on_stop` runs at shutdown, after the dispatcher stopped (uvicorn re-raises SIGTERM after it)."""
     settings = settings or get_settings()
     services = build_services(settings, migrate)
 
@@ -57,6 +63,8 @@ def create_app(settings: Settings | None = None, dispatch: bool = True, migrate:
             if services.dispatcher is not None:
                 await services.dispatcher.stop()
                 services.dispatcher = None
+            if on_stop is not None:
+                on_stop()
 
     app = FastAPI(
         title="wan-i2v orchestrator",

@@ -17,7 +17,7 @@ npm --prefix frontend run build</code>). The API is at <a href="/docs">/docs</a>
 def mount(app: FastAPI, dist: Path) -> None:
     root = dist.resolve()
 
-    @app.get("/{path:path}", include_in_schema=False)
+    @app.api_route("/{path:path}", methods=["GET", "HEAD"], include_in_schema=False)
     async def page(path: str, request: Request):  # type: ignore[no-untyped-def]
         if path.startswith("api/") or path == "api":
             return error_response(404, "not_found", f"No API route {request.url.path}.")

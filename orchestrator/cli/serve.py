@@ -47,6 +47,8 @@ def serve(
     from orchestrator.core.settings import Settings
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("alembic", "httpx"):  # one line per migration step / per ComfyUI probe is noise here
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     overrides: dict[str, object] = {}
     if dev:
         overrides["DEV_MODE"] = True
@@ -82,7 +84,7 @@ def serve(
         os.environ["COMFYUI_URLS"] = settings.COMFYUI_URLS
     from orchestrator.api.app import create_app
 
-    app = create_app(settings, dispatch=True, migrate=False)
+    app = create_app(settings, dispatch=True, migrate=False, on_stop=lambda: stop_instances(instances))
     typer.echo(f"Orchestrator on http://{host}:{port}/ (API docs at /docs), executor: {settings.executor}, "
                f"ComfyUI: {settings.COMFYUI_URLS or '(reported by the Celery workers)'}")
     try:

@@ -186,15 +186,16 @@ class JobStore:
                     needed = frozenset()
                 if not needed <= have:
                     continue
-                now = utcnow()
+                now, attempt = utcnow(), job.attempt + 1
                 moved = s.execute(
                     update(Job).where(Job.id == job.id, Job.attempt == job.attempt, Job.state == "queued",
                                       Job.instance_id.is_(None))
-                    .values(attempt=job.attempt + 1, instance_id=instance_id, claimed_at=now, heartbeat_at=now,
+                    .values(attempt=attempt, instance_id=instance_id, claimed_at=now, heartbeat_at=now,
                             prompt_id=None)
+                    .execution_options(synchronize_session=False)
                 ).rowcount
                 if moved:
-                    return Claim(job.id, job.attempt + 1, instance_id)
+                    return Claim(job.id, attempt, instance_id)
             return None
 
     # ------------------------------------------------------------ the driver's fenced writes
