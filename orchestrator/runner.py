@@ -1,91 +1,394 @@
-"""Run one released workflow in-process: bind parameters, validate, execute, collect the video."""
+"""Run one workflow in-process: plan (no torch), then execute and collect the video.
+
+    plan = plan_run(RunRequest(...))   # checks image, output path, parameters, model files: torch not imported
+    summary = execute_plan(plan, on_progress)
+
+`run_workflow(request)` does both. The workflow is a released name (`i2v_480p`,
+`i2v_480p@1`) or the path of an API-format JSON file (what ComfyUI's "Export (API)"
+writes). Model presets: with `preset="auto"`, a models folder that holds the demo model
+but none of the workflow's model files runs on the demo model at a small size, and the
+plan says so; `"demo"` asks for that explicitly, `"workflow"` never substitutes.
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from comfy_nodes import NODE_CLASS_MAPPINGS, host
-from comfy_nodes.video import ffmpeg
-from comfy_nodes.video.images import load_image_file
+from comfy_nodes import host
+from comfy_nodes.errors import ModelNotFoundError, ParameterError
+from comfy_nodes.models import demo_files
+from comfy_nodes.pipeline import sizes
+from comfy_nodes.video.image_check import ImageInfo, check_image_file
 
-from .errors import RunError
-from .executor import ExecutionHooks, Executor, validate_prompt
-from .workflows import bind, get_workflow, resolve_parameters
+from .errors import ModelFilesMissing, RunError
+from .workflows import Workflow, bind, get_workflow, resolve_parameters
+from .workflows.registry import canonical_json
 
 ProgressCallback = Callable[[str, str, int, int], None]  # node_id, class_type, value, total
+
+PRESETS = ("auto", "demo", "workflow")
+DEFAULT_WORKFLOW = "i2v_480p"
+# Loader class -> the models/ folder its model_name lives in.
+MODEL_LOADERS = {
+    "WanI2VModelLoader": "diffusion_models",
+    "WanI2VTextEncoderLoader": "text_encoders",
+    "WanI2VCLIPVisionLoader": "clip_vision",
+    "WanI2VVAELoader": "vae",
+}
+# The demo preset: the demo files, at a size a CPU renders in well under a minute.
+DEMO_SIZE = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8}
+DEMO_MODEL_PARAMS = {
+    "diffusion_model": demo_files.FILES["diffusion_models"],
+    "text_encoder": demo_files.FILES["text_encoders"],
+    "clip_vision": demo_files.FILES["clip_vision"],
+    "vae": demo_files.FILES["vae"],
+}
+_NODE_INPUT_PARAMS = ("prompt", "negative_prompt", "format")  # plain names an API-format file also takes
 
 
 @dataclass
 class RunRequest:
-    workflow: str  # name or name@version
+    workflow: str  # name, name@version, or the path of an API-format workflow JSON file
     image: Path
     out: Path
     models: Path
-    params: dict[str, Any] = field(default_factory=dict)  # manifest parameters (strings are converted)
+    params: dict[str, Any] = field(default_factory=dict)  # manifest parameters; for a file, NODE_ID.INPUT keys
+    preset: str = "auto"
 
 
-class _Hooks(ExecutionHooks):
-    def __init__(self, prompt: dict, on_progress: ProgressCallback | None) -> None:
-        self.prompt = prompt
-        self.on_progress_cb = on_progress
+@dataclass
+class RunPlan:
+    """Everything checked and decided before torch loads."""
 
-    def on_executing(self, prompt_id: str, node_id: str, class_type: str) -> None:
-        if self.on_progress_cb:
-            self.on_progress_cb(node_id, class_type, 0, 0)
+    request: RunRequest
+    ref: str  # "i2v_480p@1", or the file's path
+    content_hash: str
+    prompt: dict[str, Any]  # the API-format prompt to execute
+    parameters: dict[str, Any]  # what the run uses (manifest values, or the file's set inputs)
+    image_name: str  # the start image's name in the run's input folder
+    image_info: ImageInfo
+    preset: str | None = None  # "demo" when the demo model stands in
+    notes: list[str] = field(default_factory=list)  # lines to show before the run starts
 
-    def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
-        if self.on_progress_cb:
-            self.on_progress_cb(node_id, self.prompt[node_id]["class_type"], value, total)
+    def describe(self) -> str:
+        """One line: what will run, at which size, frames and steps."""
+        parts = [self.ref]
+        encode = _single(self.prompt, "WanI2VImageEncode")
+        if encode is not None:
+            inputs = encode["inputs"]
+            try:
+                w, h = sizes.target_size(self.image_info.width, self.image_info.height, str(inputs.get("resolution", "480p")),
+                                         int(inputs.get("width", 832)), int(inputs.get("height", 480)))
+                parts.append(f"{w}x{h}")
+            except (ParameterError, TypeError, ValueError):
+                pass
+            if _is_literal(inputs.get("num_frames")):
+                parts.append(f"{inputs['num_frames']} frames")
+        sampler = _single(self.prompt, "WanI2VSampler")
+        if sampler is not None:
+            for key, label in (("steps", "steps"), ("seed", "seed")):
+                if _is_literal(sampler["inputs"].get(key)):
+                    parts.append(f"{sampler['inputs'][key]} {label}" if key == "steps" else f"{label} {sampler['inputs'][key]}")
+        if self.preset:
+            parts.append(f"{self.preset} preset")
+        return "Running " + ", ".join(parts)
 
 
 def run_workflow(request: RunRequest, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
-    """Run the workflow and move its video to request.out. Returns the run summary."""
-    load_image_file(request.image)  # fail early, with a clear message, on an unreadable image
-    workflow = get_workflow(request.workflow)
-    params = {**request.params, "format": _output_format(request.out, request.params.get("format"))}
-    if "image" in params:
-        raise RunError("Give the start image with --image, not as a parameter.")
+    """Plan and run the workflow and move its video to request.out. Returns the run summary."""
+    return execute_plan(plan_run(request), on_progress)
 
+
+def plan_run(request: RunRequest) -> RunPlan:
+    """Check the input, pick the workflow and model files, bind the parameters. Imports no torch."""
+    if request.preset not in PRESETS:
+        raise RunError(f"--preset must be one of {', '.join(PRESETS)}; got '{request.preset}'.")
+    info = check_image_file(request.image)
+    out_format = _output_format(request.out, request.params.get("format"))
+    _check_models_folder(request.models)
+    host.set_models_dir(request.models)
+    image_name = "start" + request.image.suffix.lower()
+    if is_workflow_file(request.workflow):
+        plan = _plan_file(request, image_name, info, out_format)
+    else:
+        plan = _plan_released(request, image_name, info, out_format)
+    _check_model_files(plan.prompt, request.models)
+    _check_size(plan)
+    return plan
+
+
+def execute_plan(plan: RunPlan, on_progress: ProgressCallback | None = None) -> dict[str, Any]:
+    """Run a plan: torch and the node pack load here."""
+    from comfy_nodes import NODE_CLASS_MAPPINGS
+    from comfy_nodes.video import ffmpeg
+
+    from .executor import Executor, validate_prompt
+
+    request = plan.request
     host.set_models_dir(request.models)
     with tempfile.TemporaryDirectory(prefix="wan-i2v-run-") as tmp:
         tmp_path = Path(tmp)
         with host.io_dirs_set_to(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp"):
-            image_name = "start" + request.image.suffix.lower()
-            shutil.copyfile(request.image, host.input_dir() / image_name)
-            prompt = bind(workflow, params, image=image_name)
-
-            validated = validate_prompt(prompt, NODE_CLASS_MAPPINGS)
-            hooks = _Hooks(prompt, on_progress)
+            shutil.copyfile(request.image, host.input_dir() / plan.image_name)
+            validated = validate_prompt(plan.prompt, NODE_CLASS_MAPPINGS)
+            hooks = _progress_hooks(plan.prompt, on_progress)
             started = time.perf_counter()
             result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
             total = time.perf_counter() - started
             video, poster = _collect(result.outputs, request.out)
-    used = resolve_parameters(workflow, params, image=image_name)
-    used["image"] = str(request.image)
 
     info = ffmpeg.probe_video(video)
     stats = [s for ui in result.outputs.values() for s in ui.get("wan_stats", [])]
     return {
         "ok": True,
-        "workflow": workflow.ref,
-        "workflow_hash": workflow.content_hash,
+        "workflow": plan.ref,
+        "workflow_hash": plan.content_hash,
+        "preset": plan.preset,
         "video": str(video),
         "poster": str(poster) if poster else None,
         "video_info": {"codec": info.codec, "width": info.width, "height": info.height, "fps": info.fps, "num_frames": info.num_frames},
-        "parameters": used,
+        "parameters": plan.parameters,
         "timings": {
-            node_id: {"class_type": prompt[node_id]["class_type"], "seconds": round(seconds, 4)}
+            node_id: {"class_type": plan.prompt[node_id]["class_type"], "seconds": round(seconds, 4)}
             for node_id, seconds in result.timings.items()
         },
         "total_seconds": round(total, 3),
         "sampler": stats[0] if len(stats) == 1 else stats,
     }
+
+
+# ---------------------------------------------------------------- released workflows
+
+
+def _plan_released(request: RunRequest, image_name: str, info: ImageInfo, out_format: str) -> RunPlan:
+    workflow = get_workflow(request.workflow)
+    params = {**request.params, "format": out_format}
+    if "image" in params:
+        raise RunError("Give the start image as IMAGE (or --image), not as a parameter.")
+    preset, notes = _choose_preset_released(workflow, params, request)
+    if preset == "demo":
+        user_set = set(params)
+        params = {**{k: v for k, v in {**DEMO_MODEL_PARAMS, **DEMO_SIZE}.items() if k not in user_set}, **params}
+    used = resolve_parameters(workflow, params, image=image_name)  # converts, checks bounds, draws seed=-1 once
+    prompt = bind(workflow, used, image=image_name)
+    parameters = {**used, "image": str(request.image)}
+    return RunPlan(request, workflow.ref, workflow.content_hash, prompt, parameters, image_name, info, preset, notes)
+
+
+def _choose_preset_released(workflow: Workflow, params: Mapping[str, Any], request: RunRequest) -> tuple[str | None, list[str]]:
+    model_params = [p for p in workflow.manifest.parameters if p.model_kind]
+    defaults = {p.model_kind: str(p.default) for p in model_params if p.name not in params}
+    user_chose_models = any(p.name in params for p in model_params)
+    return _choose_preset(request, defaults, user_chose_models, sized=True)
+
+
+def _choose_preset(
+    request: RunRequest, defaults: Mapping[str, str], user_chose_models: bool, sized: bool
+) -> tuple[str | None, list[str]]:
+    """('demo', notes) when the demo model should stand in for the workflow's files, else (None, [])."""
+    if request.preset == "workflow":
+        return None, []
+    demo_ready = demo_files.is_complete(request.models)
+    if request.preset == "demo":
+        if not demo_ready:
+            raise RunError(
+                f"--preset demo: there is no demo model in {request.models}. "
+                f"Make it with `wan-i2v models make-demo {request.models}`."
+            )
+    elif user_chose_models or not demo_ready or any(_model_exists(kind, name) for kind, name in defaults.items()):
+        return None, []
+    missing = ", ".join(sorted(defaults.values())) or "its model files"
+    size = (f" at {DEMO_SIZE['width']}x{DEMO_SIZE['height']}, {DEMO_SIZE['num_frames']} frames, "
+            f"{DEMO_SIZE['steps']} steps (unless set)" if sized else "")
+    notes = [
+        f"Using the demo model preset{size}: {request.models} holds the demo model but not the workflow's "
+        f"files ({missing}).",
+        demo_files.DEMO_NOTICE + " Put real WAN 2.1 weights in the models folder for real videos"
+        + (" (--preset workflow never substitutes)." if request.preset == "auto" else "."),
+    ]
+    return "demo", notes
+
+
+# ---------------------------------------------------------------- API-format files
+
+
+def is_workflow_file(ref: str) -> bool:
+    """A path to a JSON workflow rather than a released name."""
+    return ref.lower().endswith(".json") or "/" in ref or "\\" in ref or Path(ref).is_file()
+
+
+def load_api_file(path: Path) -> dict[str, Any]:
+    """An API-format prompt from a file, with clear errors for other JSON (UI format, not a graph)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunError(f"Workflow file '{path}' does not exist.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(f"Workflow file '{path}' is not readable JSON: {exc}") from exc
+    if isinstance(data, dict) and "prompt" in data and isinstance(data["prompt"], dict) and "nodes" not in data:
+        data = data["prompt"]  # a saved /prompt body
+    if isinstance(data, dict) and "nodes" in data and "links" in data:
+        raise RunError(
+            f"'{path.name}' is a UI-format workflow (what ComfyUI's Save writes). `wan-i2v run` takes the API format: "
+            "in ComfyUI use Workflow > Export (API), or give a released workflow name."
+        )
+    if not isinstance(data, dict) or not data or not all(
+        isinstance(node, dict) and isinstance(node.get("class_type"), str) for node in data.values()
+    ):
+        raise RunError(
+            f"'{path.name}' is not an API-format workflow: expected {{\"<node id>\": {{\"class_type\": ..., \"inputs\": {{...}}}}}}."
+        )
+    return data
+
+
+def _plan_file(request: RunRequest, image_name: str, info: ImageInfo, out_format: str) -> RunPlan:
+    path = Path(request.workflow)
+    original = load_api_file(path)
+    prompt = copy.deepcopy(original)
+    for node in prompt.values():
+        node.setdefault("inputs", {})
+    set_inputs = _apply_file_params(prompt, request.params, path)
+
+    loads = _nodes_of(prompt, "LoadImage")
+    if len(loads) != 1:
+        raise RunError(f"'{path.name}' needs exactly one LoadImage node for the start image; it has {len(loads)}.")
+    prompt[loads[0]]["inputs"]["image"] = image_name
+    saves = _nodes_of(prompt, "WanI2VSaveVideo")
+    if not saves:
+        raise RunError(f"'{path.name}' has no WanI2VSaveVideo node, so it would save no video.")
+    for node_id in saves:
+        requested = prompt[node_id]["inputs"].get("format")
+        if f"{node_id}.format" in set_inputs and requested != out_format:
+            raise RunError(f"format={requested} disagrees with --out {request.out.name}; change one of them.")
+        prompt[node_id]["inputs"]["format"] = out_format
+
+    loaders = {n: MODEL_LOADERS[prompt[n]["class_type"]] for n in prompt if prompt[n]["class_type"] in MODEL_LOADERS}
+    user_chose_models = any(f"{n}.model_name" in set_inputs for n in loaders)
+    defaults = {kind: str(prompt[n]["inputs"].get("model_name", "")) for n, kind in loaders.items()}
+    preset, notes = _choose_preset(request, defaults, user_chose_models, sized=False)
+    if preset == "demo":
+        for node_id, kind in loaders.items():
+            if f"{node_id}.model_name" not in set_inputs:
+                prompt[node_id]["inputs"]["model_name"] = demo_files.FILES[kind]
+        notes.append("The file's own size, frames and steps are kept; set them with --set NODE_ID.INPUT=VALUE.")
+    content_hash = hashlib.sha256(canonical_json({"api": original}).encode("utf-8")).hexdigest()
+    parameters = {**set_inputs, "image": str(request.image)}
+    return RunPlan(request, str(path), content_hash, prompt, parameters, image_name, info, preset, notes)
+
+
+def _apply_file_params(prompt: dict[str, Any], params: Mapping[str, Any], path: Path) -> dict[str, Any]:
+    """Fill NODE_ID.INPUT=VALUE and the plain prompt/negative_prompt into the graph; returns what was set."""
+    done: dict[str, Any] = {}
+    for key, raw in params.items():
+        if key == "format":
+            continue  # follows --out
+        if key in _NODE_INPUT_PARAMS:
+            targets = _nodes_of(prompt, "WanI2VTextEncode")
+            if not targets:
+                raise RunError(f"'{path.name}' has no WanI2VTextEncode node to take the {key}.")
+            for node_id in targets:
+                prompt[node_id]["inputs"][key] = raw
+                done[f"{node_id}.{key}"] = raw
+            continue
+        node_id, dot, input_name = key.partition(".")
+        if not dot or not input_name:
+            raise RunError(
+                f"'{key}' is not a node input. A workflow file has no named parameters: set node inputs as "
+                f"NODE_ID.INPUT=VALUE (e.g. --set 10.steps=30); its nodes: {_node_list(prompt)}."
+            )
+        if node_id not in prompt:
+            raise RunError(f"--set {key}: '{path.name}' has no node {node_id}; its nodes: {_node_list(prompt)}.")
+        if isinstance(prompt[node_id]["inputs"].get(input_name), list):
+            raise RunError(f"--set {key}: that input is linked to another node; only plain values can be set.")
+        value = _literal(raw)
+        prompt[node_id]["inputs"][input_name] = value
+        done[key] = value
+    return done
+
+
+def _literal(raw: Any) -> Any:
+    """'30' -> 30, '0.5' -> 0.5, 'true' -> True; anything else stays text."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return raw
+    return value if isinstance(value, (int, float, bool)) else raw
+
+
+def _node_list(prompt: Mapping[str, Any]) -> str:
+    return ", ".join(f"{n} ({node['class_type']})" for n, node in prompt.items())
+
+
+# ---------------------------------------------------------------- checks before torch
+
+
+def _check_models_folder(models: Path) -> None:
+    if not models.exists():
+        raise RunError(
+            f"The models folder {models} does not exist. Make the demo model there with "
+            f"`wan-i2v models make-demo {models}`, or point --models / WAN_MODELS_DIR at the folder that holds "
+            "diffusion_models/, text_encoders/, clip_vision/ and vae/."
+        )
+    if not models.is_dir():
+        raise RunError(f"--models {models} is a file; give the folder that holds diffusion_models/, text_encoders/, ...")
+
+
+def _model_exists(kind: str, name: str) -> bool:
+    try:
+        host.find_model(kind, name)
+    except ModelNotFoundError:
+        return False
+    return True
+
+
+def _check_model_files(prompt: Mapping[str, Any], models: Path) -> None:
+    """Every loader's file is there, or one message lists all that are not."""
+    missing: list[str] = []
+    for node_id, node in prompt.items():
+        kind = MODEL_LOADERS.get(node["class_type"])
+        name = node.get("inputs", {}).get("model_name")
+        if kind is None or not isinstance(name, str):
+            continue
+        try:
+            host.find_model(kind, name)
+        except ModelNotFoundError as exc:
+            if Path(name).is_absolute() or ".." in Path(name).parts:
+                raise
+            available = host.list_models(kind)
+            there = f" ({kind}/ holds: {', '.join(available)})" if available else f" ({kind}/ holds no models)"
+            missing.append(f"  {name} in {models / kind}{there}")
+    if missing:
+        hint = (
+            "Put the files there, or choose others with --set diffusion_model=NAME --set text_encoder=NAME "
+            "--set clip_vision=NAME --set vae=NAME (`wan-i2v models list --models DIR` shows what is there)."
+        )
+        if demo_files.is_complete(models):
+            hint += " --preset demo runs the demo model that is in this folder."
+        raise ModelFilesMissing("Model files not found:\n" + "\n".join(missing) + "\n" + hint)
+
+
+def _check_size(plan: RunPlan) -> None:
+    """The frame count and video size, checked on literal values before anything loads."""
+    encode = _single(plan.prompt, "WanI2VImageEncode")
+    if encode is None:
+        return
+    inputs = encode["inputs"]
+    if isinstance(inputs.get("num_frames"), int):
+        sizes.check_num_frames(inputs["num_frames"])
+    values = [inputs.get(k, d) for k, d in (("resolution", "480p"), ("width", 832), ("height", 480))]
+    if all(_is_literal(v) for v in values) and isinstance(values[1], int) and isinstance(values[2], int):
+        sizes.target_size(plan.image_info.width, plan.image_info.height, str(values[0]), values[1], values[2])
 
 
 def _output_format(out: Path, requested: Any) -> str:
@@ -98,6 +401,48 @@ def _output_format(out: Path, requested: Any) -> str:
     if requested is not None and str(requested) != suffix:
         raise RunError(f"format={requested} disagrees with --out {out.name}; change one of them.")
     return suffix
+
+
+def _nodes_of(prompt: Mapping[str, Any], class_type: str) -> list[str]:
+    return [node_id for node_id, node in prompt.items() if node.get("class_type") == class_type]
+
+
+def _single(prompt: Mapping[str, Any], class_type: str) -> dict[str, Any] | None:
+    found = _nodes_of(prompt, class_type)
+    return prompt[found[0]] if len(found) == 1 else None
+
+
+def _is_literal(value: Any) -> bool:
+    return value is not None and not isinstance(value, list)
+
+
+# ---------------------------------------------------------------- running
+
+
+def _progress_hooks(prompt: dict[str, Any], on_progress: ProgressCallback | None) -> Any:
+    from .executor import ExecutionHooks
+
+    class _Hooks(ExecutionHooks):
+        def on_executing(self, prompt_id: str, node_id: str, class_type: str) -> None:
+            if on_progress:
+                on_progress(node_id, class_type, 0, 0)
+
+        def on_progress(self, prompt_id: str, node_id: str, value: int, total: int) -> None:
+            if on_progress:
+                on_progress(node_id, prompt[node_id]["class_type"], value, total)
+
+    return _Hooks()
+
+
+def default_out(image: Path, folder: Path | None = None) -> Path:
+    """Where a run without --out writes: IMAGE_STEM.mp4 in the current folder, never over an existing file."""
+    folder = folder or Path.cwd()
+    candidate = folder / f"{image.stem}.mp4"
+    n = 2
+    while candidate.exists() or poster_path(candidate).exists() or candidate.resolve() == image.resolve():
+        candidate = folder / f"{image.stem}-{n}.mp4"
+        n += 1
+    return candidate
 
 
 def poster_path(out: Path) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .types import Latent, Vae
+from .vae_progress import counted, decode_calls
 
 
 @torch.no_grad()
@@ -15,6 +16,7 @@ def decode_latent(vae: Vae, latent: Latent) -> torch.Tensor:
     z = latent.samples.to(device, torch.float32)
     mean = torch.tensor(cfg.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(cfg.latents_std, device=device).view(1, -1, 1, 1, 1)
-    video = vae.vae.decode((z * std + mean).to(vae.dtype)).sample  # [1, 3, F, H, W] in -1..1
+    with counted(vae.vae.decoder, decode_calls(vae.vae, z.shape[2], z.shape[3], z.shape[4])):
+        video = vae.vae.decode((z * std + mean).to(vae.dtype)).sample  # [1, 3, F, H, W] in -1..1
     frames = video[0, :, : latent.num_frames].float().clamp(-1, 1).add(1).mul(0.5)
     return frames.permute(1, 2, 3, 0).contiguous().cpu()

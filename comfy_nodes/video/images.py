@@ -8,18 +8,16 @@ annotated with the folder they live in ("name.png [input]", "[output]",
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path, PurePosixPath
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
 from .. import host
 from ..errors import InputImageError
+from .image_check import ACCEPTED, IMAGE_EXTENSIONS, opened_image  # noqa: F401 - re-exported
 
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-ACCEPTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
 EMPTY_MASK_SIZE = 64  # ComfyUI returns a 64x64 zero mask for images without alpha
 
 _ANNOTATION_RE = re.compile(r"^(.*?)\s*\[(input|output|temp)\]$")
@@ -38,21 +36,8 @@ def load_image_file(path: str | Path) -> tuple[torch.Tensor, torch.Tensor]:
         raise InputImageError(f"Input image '{path}' is a folder; give the path of an image file ({ACCEPTED}).")
     if not path.is_file():
         raise InputImageError(f"Input image '{path}' does not exist.")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, rather than print Pillow's warning
-            with Image.open(path) as opened:
-                img = ImageOps.exif_transpose(opened)  # a loaded copy of the first frame
-                return _to_image(img), _to_mask(img)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InputImageError(
-            f"'{path.name}' is too large to read safely ({exc.args[0].split('(')[0].strip() if exc.args else exc}). "
-            f"Scale it down to at most {Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels; the video is at most 1280x720 anyway."
-        ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InputImageError(
-            f"Cannot read '{path.name}' as an image ({exc}). Accepted formats: {ACCEPTED}."
-        ) from exc
+    with opened_image(path, path.name) as img:
+        return _to_image(img), _to_mask(img)
 
 
 def _to_image(img: Image.Image) -> torch.Tensor:

@@ -8,28 +8,22 @@ model has random weights, so the video is noise: it shows the whole path works.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from .errors import report_errors
-from .run import TerminalProgress, echo_result
+from ..runner import DEMO_MODEL_PARAMS, DEMO_SIZE
+from .run import Progress, echo_result
 
-# Small enough for a CPU in well under a minute; real weights use the presets.
-DEMO_PARAMS = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8, "seed": 42}
+# Small enough for a CPU in well under a minute (the demo preset's size); real weights use the presets.
+DEMO_PARAMS = {**DEMO_SIZE, "seed": 42}
 
 
 def demo_model_params() -> dict[str, str]:
-    from comfy_nodes.models import demo
-
-    return {
-        "diffusion_model": demo.FILES["diffusion_models"],
-        "text_encoder": demo.FILES["text_encoders"],
-        "clip_vision": demo.FILES["clip_vision"],
-        "vae": demo.FILES["vae"],
-    }
+    """The released workflows' model parameters pointing at the demo files."""
+    return dict(DEMO_MODEL_PARAMS)
 
 
 def demo(
@@ -61,7 +55,7 @@ def demo(
             models=models,
             params={**demo_model_params(), **DEMO_PARAMS, "prompt": prompt},
         )
-        progress = TerminalProgress(sys.stderr.isatty())
+        progress = Progress()
         summary = run_workflow(request, progress)
         progress.done()
     echo_result(summary)

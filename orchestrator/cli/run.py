@@ -1,11 +1,19 @@
-"""`wan-i2v run`: one workflow, one image, one prompt -> one video file."""
+"""`wan-i2v run`: one workflow, one image, one prompt -> one video file.
+
+    wan-i2v run cat.png --prompt "a cat turns its head"              # i2v_480p, writes ./cat.mp4
+    wan-i2v run i2v_720p cat.png --prompt ... --out cat.mp4
+    wan-i2v run my_workflow_api.json cat.png --prompt ... --set 10.steps=30
+
+Everything that can be checked without torch (arguments, the image, the output
+path, parameters, model files) is checked before torch is imported.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TextIO
 
 import typer
 
@@ -22,50 +30,146 @@ def parse_sets(values: list[str]) -> dict[str, str]:
     return params
 
 
-class TerminalProgress:
-    """One updating line on stderr while nodes run (only on a terminal)."""
+class Progress:
+    """Node and step progress on a stream: one updating bar on a terminal, plain lines otherwise.
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
+    Plain lines (logs, CI, pipes) never carry carriage returns: one line when a node
+    starts and one per 10% of its steps (every step when it has at most 10).
+    """
+
+    def __init__(self, stream: TextIO | None = None, tty: bool | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty() if tty is None else tty
+        self._open_line = False
+        self._last: tuple[str, int] | None = None  # (node_id, bucket) last printed as a plain line
 
     def __call__(self, node_id: str, class_type: str, value: int, total: int) -> None:
-        if not self.enabled:
-            return
-        if total:
-            filled = int(30 * value / total)
-            bar = "#" * filled + "-" * (30 - filled)
-            text = f"[{bar}] {value}/{total}"
+        if self.tty:
+            self._bar(class_type, value, total)
         else:
-            text = "..."
-        sys.stderr.write(f"\r  {class_type:<24} {text:<40}")
-        sys.stderr.flush()
+            self._line(node_id, class_type, value, total)
+
+    def note(self, text: str) -> None:
+        """A message line between progress output."""
+        self.done()
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def done(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
+        if self._open_line:
+            self.stream.write("\n")
+            self.stream.flush()
+            self._open_line = False
+
+    def _bar(self, class_type: str, value: int, total: int) -> None:
+        if total:
+            filled = int(30 * value / total)
+            text = f"[{'#' * filled}{'-' * (30 - filled)}] {value}/{total}"
+        else:
+            text = "..."
+        self.stream.write(f"\r  {class_type:<24} {text:<40}")
+        self.stream.flush()
+        self._open_line = True
+
+    def _line(self, node_id: str, class_type: str, value: int, total: int) -> None:
+        if not total:
+            self.stream.write(f"  {class_type} (node {node_id})\n")
+        else:
+            bucket = value if total <= 10 else value * 10 // total
+            if self._last == (node_id, bucket):
+                return
+            self._last = (node_id, bucket)
+            self.stream.write(f"  {class_type} {value}/{total}\n")
+        self.stream.flush()
+
+
+TerminalProgress = Progress  # the name `wan-i2v demo` used
 
 
 def run(
-    workflow: Annotated[str, typer.Argument(help="Released workflow: NAME or NAME@VERSION (see `wan-i2v workflows list`).")],
-    image: Annotated[Path, typer.Option("--image", help="Start image (PNG, JPEG, WebP, ...).")],
-    prompt: Annotated[str, typer.Option("--prompt", help="What should happen in the video.")],
-    out: Annotated[Path, typer.Option("--out", help="Output video path (.mp4 or .webm).")],
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="What should happen in the video.")],
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[WORKFLOW] IMAGE",
+            help="The start image (PNG, JPEG, WebP, ...), optionally after a workflow: a released NAME or NAME@VERSION "
+            "(`wan-i2v workflows list`; default i2v_480p) or an API-format workflow .json (ComfyUI's Export (API)).",
+            show_default=False,
+        ),
+    ] = None,
+    image: Annotated[Path | None, typer.Option("--image", help="The start image, when not given as IMAGE.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="Output video (.mp4 or .webm). Default: IMAGE_NAME.mp4 here, never overwriting.")
+    ] = None,
     models: Annotated[Path, typer.Option("--models", help="models folder (ComfyUI layout).", envvar="WAN_MODELS_DIR")] = Path("models"),
-    set_: Annotated[list[str], typer.Option("--set", help="Workflow parameter as name=value; repeatable.")] = [],  # noqa: B006
+    set_: Annotated[
+        list[str],
+        typer.Option("--set", help="Parameter as name=value (a workflow file: NODE_ID.INPUT=value); repeatable."),
+    ] = [],  # noqa: B006
+    preset: Annotated[
+        str,
+        typer.Option(
+            "--preset",
+            help="Model files: auto (the demo model when the folder holds it but not the workflow's files), "
+            "demo (always the demo model, small size), workflow (the workflow's own files).",
+        ),
+    ] = "auto",
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")] = False,
 ) -> None:
     """Run a workflow on an image and a prompt and write the video."""
-    from ..runner import RunRequest, run_workflow
+    from ..runner import DEFAULT_WORKFLOW, RunRequest, default_out, execute_plan, plan_run
 
+    workflow, start = _workflow_and_image(args or [], image)
     params: dict[str, Any] = {**parse_sets(set_), "prompt": prompt}
-    progress = TerminalProgress(sys.stderr.isatty())
+    progress = Progress()
     with report_errors(json_):
-        summary = run_workflow(RunRequest(workflow=workflow, image=image, out=out, models=models, params=params), progress)
+        request = RunRequest(
+            workflow=workflow or DEFAULT_WORKFLOW,
+            image=start,
+            out=out or default_out(start),
+            models=models,
+            params=params,
+            preset=preset,
+        )
+        plan = plan_run(request)  # no torch yet: bad input stops here in well under a second
+        for line in plan.notes:
+            progress.note(line)
+        progress.note(plan.describe())
+        summary = execute_plan(plan, progress)
     progress.done()
     if json_:
         typer.echo(json.dumps(summary, default=str))
     else:
         echo_result(summary)
+
+
+def _workflow_and_image(args: list[str], image: Path | None) -> tuple[str | None, Path]:
+    """(workflow or None for the default, start image) from `[WORKFLOW] IMAGE` and --image."""
+    if len(args) > 2 or (image is not None and len(args) > 1):
+        raise typer.BadParameter(
+            f"expected [WORKFLOW] IMAGE, got {len(args)} arguments: {' '.join(args)}", param_hint="[WORKFLOW] IMAGE"
+        )
+    if image is not None:
+        return (args[0] if args else None), image
+    if len(args) == 2:
+        return args[0], Path(args[1])
+    if len(args) == 1 and not _looks_like_workflow(args[0]):
+        return None, Path(args[0])
+    raise typer.BadParameter(
+        "give the start image, e.g. `wan-i2v run cat.png --prompt \"...\"` or `wan-i2v run i2v_720p cat.png ...`.",
+        param_hint="IMAGE",
+    )
+
+
+def _looks_like_workflow(arg: str) -> bool:
+    """A released name or a .json file, rather than an image path."""
+    from ..workflows import list_workflows
+
+    if arg.lower().endswith(".json"):
+        return True
+    if Path(arg).suffix:
+        return False
+    return arg.partition("@")[0] in {w.name for w in list_workflows()}
 
 
 def echo_result(summary: dict[str, Any]) -> None:

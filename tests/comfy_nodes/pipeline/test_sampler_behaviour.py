@@ -50,7 +50,8 @@ def test_progress_reported_every_step(parts):
         _sample(parts, seed=1, steps=4)
     finally:
         host.set_progress_hook(None)
-    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4)]
+    # Four sampler steps, then the decode's two latent frames (5 frames = 2 latent frames).
+    assert seen == [(1, 4), (2, 4), (3, 4), (4, 4), (1, 2), (2, 2)]
 
 
 def test_interrupt_stops_between_steps(parts):

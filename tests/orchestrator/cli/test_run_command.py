@@ -64,9 +64,9 @@ def test_palette_and_greyscale_images_are_converted(demo_models, tmp_path):
         assert probe_video(out).num_frames == 9
 
 
-def _run_error(demo_models: Path, image: Path, tmp_path: Path, params: dict[str, str]) -> str:
+def _run_error(demo_models: Path, image: Path, tmp_path: Path, params: dict[str, str], *extra: str) -> str:
     result = _invoke(["run", "i2v_480p", "--image", str(image), "--prompt", "x", "--models", str(demo_models),
-                      "--out", str(tmp_path / "x.mp4"), *_sets(params)])  # fmt: skip
+                      "--out", str(tmp_path / "x.mp4"), *_sets(params), *extra])  # fmt: skip
     assert result.exit_code == 1
     assert "Traceback" not in result.output
     assert not (tmp_path / "x.mp4").exists()
@@ -74,7 +74,8 @@ def _run_error(demo_models: Path, image: Path, tmp_path: Path, params: dict[str,
 
 
 def test_missing_model_names_the_file_and_folder(demo_models, start_image, tmp_path):
-    output = _run_error(demo_models, start_image, tmp_path, {**SMALL})  # the workflow's default 14B file is absent
+    # --preset workflow: the workflow's own 14B file names, which the demo folder does not hold
+    output = _run_error(demo_models, start_image, tmp_path, {**SMALL}, "--preset", "workflow")
     assert "wan2.1_i2v_480p_14B_bf16.safetensors" in output
     assert str(demo_models / "diffusion_models") in output
 
