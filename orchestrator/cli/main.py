@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
-from . import client, comfy, db, demo, models, run, serve, users, worker, workflows
+from . import client, comfy, compose, db, demo, models, run, serve, users, worker, workflows
 
 app = typer.Typer(
     name="wan-i2v",
@@ -50,6 +50,7 @@ app.command("status")(client.status)
 app.command("download")(client.download)
 app.command("cancel")(client.cancel)
 app.command("openapi")(client.openapi)
+app.command("compose")(compose.compose)
 
 if __name__ == "__main__":
     app()
