@@ -68,10 +68,15 @@ class Executor:
         hooks: ExecutionHooks | None = None,
         *,
         extra_data: Mapping[str, Any] | None = None,
+        clear_interrupt: bool = True,
     ) -> ExecutionResult:
-        """Run the nodes the validated outputs need; raises ExecutionFailed / ExecutionInterrupted."""
+        """Run the nodes the validated outputs need; raises ExecutionFailed / ExecutionInterrupted.
+
+        A new prompt starts with a clean interrupt flag, as in ComfyUI. A caller that clears
+        it itself when it takes the prompt off its queue passes `clear_interrupt=False`."""
         hooks = hooks or ExecutionHooks()
-        host.clear_interrupt()  # a new prompt starts with a clean flag, as in ComfyUI
+        if clear_interrupt:
+            host.clear_interrupt()
         if not self.cache_enabled:
             self.cache.clear()
         prompt = validated.prompt

@@ -88,8 +88,12 @@ class PromptQueue:
 
     # ------------------------------------------------------------ consumer
 
-    def get(self, timeout: float | None = None) -> QueueItem | None:
-        """Pop the next prompt and mark it running; None on timeout or when flags are set."""
+    def get(self, timeout: float | None = None, on_take: Callable[[QueueItem], None] | None = None) -> QueueItem | None:
+        """Pop the next prompt and mark it running; None on timeout or when flags are set.
+
+        `on_take` runs under the lock as the item becomes the running one (the runner
+        clears the interrupt flag there), so `if_running` sees either the old state or
+        the new one, never a half-made switch."""
         with self._not_empty:
             if not self._heap and not self._flags:
                 self._not_empty.wait(timeout=timeout)
@@ -97,8 +101,27 @@ class PromptQueue:
                 return None
             item = heapq.heappop(self._heap)[2]
             self._running = item
+            if on_take is not None:
+                on_take(item)
             self._changed()
             return item
+
+    def if_running(self, prompt_id: str | None, action: Callable[[], None]) -> bool:
+        """Run `action` under the lock if `prompt_id` is the running prompt (any prompt, or none, when None)."""
+        with self._lock:
+            if prompt_id is not None and (self._running is None or self._running.prompt_id != prompt_id):
+                return False
+            action()
+            return True
+
+    def drop_pending(self) -> int:
+        """Remove every pending prompt (shutdown); returns how many there were."""
+        with self._lock:
+            count = len(self._heap)
+            self._heap = []
+            if count:
+                self._changed()
+            return count
 
     def take_flags(self) -> dict[str, bool]:
         with self._lock:

@@ -208,17 +208,16 @@ class Runner:
             self._thread.join(timeout)
 
     def interrupt(self, prompt_id: str | None = None) -> bool:
-        """Interrupt the running prompt; with `prompt_id`, only if that one is running."""
-        if prompt_id is not None:
-            running = self.queue.running
-            if running is None or running.prompt_id != prompt_id:
-                return False
-        host.request_interrupt()
-        return True
+        """Interrupt the running prompt; with `prompt_id`, only if that one is running.
+
+        The check and the flag happen under the queue lock, and the flag is cleared under
+        the same lock when the next prompt is taken: a targeted interrupt can neither hit
+        the next prompt nor be lost, and one sent while nothing runs interrupts nothing later."""
+        return self.queue.if_running(prompt_id, host.request_interrupt)
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            item = self.queue.get(timeout=IDLE_POLL_S)
+            item = self.queue.get(timeout=IDLE_POLL_S, on_take=lambda _: host.clear_interrupt())
             if item is not None:
                 self._run(item)
             self._apply_flags(self.queue.take_flags())
@@ -229,7 +228,9 @@ class Runner:
         started = time.perf_counter()
         try:
             extra_data = {**item.extra_data, **item.sensitive}
-            result = self.executor.execute(item.validated, item.prompt_id, run, extra_data=extra_data)
+            # The flag was cleared when the item was taken; clearing it again here would lose
+            # an interrupt sent in between.
+            result = self.executor.execute(item.validated, item.prompt_id, run, extra_data=extra_data, clear_interrupt=False)
             entry = run.succeeded(result.outputs)
             log.info(
                 "prompt %s done in %.2f s (%d nodes run, %d cached)",
