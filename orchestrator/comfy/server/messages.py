@@ -93,63 +93,127 @@ def _dumps(frame: dict[str, Any]) -> str:
     return json.dumps(frame, default=str)
 
 
-class MessageBus:
-    """Connected sockets by client id, and ordered delivery to them."""
+# Frames one socket may have waiting. A client that falls this far behind (it stopped
+# reading, or reads slower than frames come) is disconnected rather than buffered for.
+MAX_QUEUED_FRAMES = 1000
 
-    def __init__(self) -> None:
-        self._sockets: dict[str, web.WebSocketResponse] = {}
+
+class _Client:
+    """One socket, its bounded queue of unsent frames and the task that writes them."""
+
+    def __init__(self, sid: str, ws: web.WebSocketResponse, limit: int, transport: asyncio.BaseTransport | None) -> None:
+        self.sid = sid
+        self.ws = ws
+        self.frames: asyncio.Queue[str] = asyncio.Queue(maxsize=limit)
+        self.transport = transport
+        self.dropped = False
+        self.writer = asyncio.create_task(self._write())
+
+    async def _write(self) -> None:
+        while True:
+            text = await self.frames.get()
+            if self.ws.closed:
+                continue
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError) as exc:
+                log.debug("dropping frame for a closed socket: %s", exc)
+
+    def offer(self, text: str) -> bool:
+        """Queue a frame; False when the queue is full (the client is too slow)."""
+        try:
+            self.frames.put_nowait(text)
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def drop(self) -> None:
+        """Disconnect now: stop writing and abort the connection (its buffers are freed)."""
+        self.dropped = True
+        self.writer.cancel()
+        if self.transport is not None:
+            self.transport.abort()
+
+
+class MessageBus:
+    """Connected sockets by client id, and ordered delivery to each.
+
+    Every socket has its own bounded queue and writer task, so a client that stops
+    reading delays nobody else. When its queue holds `max_queued` unsent frames the
+    client is disconnected (its connection aborted); it may reconnect and catch up
+    from /history and /queue, as after any disconnect.
+    """
+
+    def __init__(self, max_queued: int = MAX_QUEUED_FRAMES) -> None:
+        self.max_queued = max_queued
+        self._clients: dict[str, _Client] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[tuple[str, dict[str, Any], str | None]] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self.dropped_clients = 0
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._queue = asyncio.Queue()
-        self._task = asyncio.create_task(self._publish())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        clients = list(self._clients.values())
+        self._clients.clear()
+        for client in clients:
+            client.writer.cancel()
             try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-        for ws in list(self._sockets.values()):
-            await ws.close()
-        self._sockets.clear()
+                await asyncio.wait_for(client.ws.close(), 2)
+            except (asyncio.TimeoutError, ConnectionError, RuntimeError):
+                if client.transport is not None:
+                    client.transport.abort()
 
-    def register(self, sid: str, ws: web.WebSocketResponse) -> None:
-        # Reusing a client id replaces the old socket (it stays open but gets nothing).
-        self._sockets[sid] = ws
+    def register(self, sid: str, ws: web.WebSocketResponse, transport: asyncio.BaseTransport | None = None) -> None:
+        """Start delivering to `ws` (on the event loop). Reusing a client id replaces the old
+        socket: it stays open but gets nothing more."""
+        old = self._clients.get(sid)
+        if old is not None:
+            old.writer.cancel()
+        self._clients[sid] = _Client(sid, ws, self.max_queued, transport)
 
     def unregister(self, sid: str, ws: web.WebSocketResponse) -> None:
-        if self._sockets.get(sid) is ws:
-            del self._sockets[sid]
+        client = self._clients.get(sid)
+        if client is not None and client.ws is ws:
+            client.writer.cancel()
+            del self._clients[sid]
+
+    def connected(self) -> list[str]:
+        return list(self._clients)
 
     def send(self, event: str, data: dict[str, Any], sid: str | None = None) -> None:
         """Queue a frame for `sid`, or for everyone when `sid` is None. Thread-safe."""
-        if self._loop is None or self._queue is None or self._loop.is_closed():
+        if self._loop is None or self._loop.is_closed():
             return
-        self._loop.call_soon_threadsafe(self._queue.put_nowait, (event, data, sid))
+        text = _dumps({"type": event, "data": data})
+        try:
+            self._loop.call_soon_threadsafe(self._deliver, text, sid)
+        except RuntimeError:  # the loop closed meanwhile
+            pass
 
-    async def send_now(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any]) -> None:
-        """Send directly on one socket (the handshake frames)."""
-        await ws.send_str(_dumps({"type": event, "data": data}))
+    async def send_now(self, ws: web.WebSocketResponse, event: str, data: dict[str, Any], sid: str | None = None) -> None:
+        """A frame for one socket, in order with everything else queued for it."""
+        text = _dumps({"type": event, "data": data})
+        client = self._clients.get(sid) if sid is not None else None
+        if client is not None and client.ws is ws:
+            self._offer(client, text)
+        else:
+            await ws.send_str(text)
 
-    async def _publish(self) -> None:
-        assert self._queue is not None
-        while True:
-            event, data, sid = await self._queue.get()
-            text = _dumps({"type": event, "data": data})
-            if sid is None:
-                targets = list(self._sockets.values())
-            else:
-                ws = self._sockets.get(sid)
-                targets = [ws] if ws is not None else []
-            for ws in targets:
-                if ws.closed:
-                    continue
-                try:
-                    await ws.send_str(text)
-                except (ConnectionError, RuntimeError) as exc:
-                    log.debug("dropping frame for a closed socket: %s", exc)
+    def _deliver(self, text: str, sid: str | None) -> None:
+        if sid is None:
+            targets = list(self._clients.values())
+        else:
+            client = self._clients.get(sid)
+            targets = [client] if client is not None else []
+        for client in targets:
+            self._offer(client, text)
+
+    def _offer(self, client: _Client, text: str) -> None:
+        if client.dropped or client.offer(text):
+            return
+        log.warning("websocket client %s stopped reading (%d frames waiting): disconnecting it", client.sid, self.max_queued)
+        self.dropped_clients += 1
+        client.drop()
+        if self._clients.get(client.sid) is client:
+            del self._clients[client.sid]

@@ -81,13 +81,13 @@ class _Routes:
         await ws.prepare(request)
         sid = request.query.get("clientId") or uuid.uuid4().hex
         bus = self.s.bus
-        bus.register(sid, ws)
+        bus.register(sid, ws, request.transport)
         try:
-            await bus.send_now(ws, "status", status_data(self.s.queue.remaining(), sid))
+            await bus.send_now(ws, "status", status_data(self.s.queue.remaining(), sid), sid)
             runner = self.s.runner
             last = runner.last_node_id
             if runner.client_id == sid and last is not None:
-                await bus.send_now(ws, "executing", {"node": last})
+                await bus.send_now(ws, "executing", {"node": last}, sid)
             first = True
             async for msg in ws:
                 if msg.type != web.WSMsgType.TEXT:
@@ -97,7 +97,7 @@ class _Routes:
                 except json.JSONDecodeError:
                     continue
                 if first and isinstance(data, dict) and data.get("type") == "feature_flags":
-                    await bus.send_now(ws, "feature_flags", system.features(self.s.config.max_upload_bytes))
+                    await bus.send_now(ws, "feature_flags", system.features(self.s.config.max_upload_bytes), sid)
                 first = False
         finally:
             bus.unregister(sid, ws)

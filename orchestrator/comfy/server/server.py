@@ -36,7 +36,7 @@ def create_app(
     """The server app. It points the node pack's host folders at this server's
     own input/output/temp (under `config.data_dir`) and models folder on startup."""
     folders = files.Folders.under(config.data_dir)
-    bus = MessageBus()
+    bus = MessageBus(config.max_queued_frames)
     queue = PromptQueue(on_change=lambda remaining: bus.send("status", status_data(remaining)))
     history = History(config.max_history)
     runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))

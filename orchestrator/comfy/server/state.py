@@ -11,7 +11,7 @@ from aiohttp import web
 
 from . import files, system
 from .history import DEFAULT_MAX_HISTORY, History
-from .messages import MessageBus
+from .messages import MAX_QUEUED_FRAMES, MessageBus
 from .queue import PromptQueue
 from .runner import Runner
 
@@ -31,6 +31,7 @@ class ServerConfig:
     models_dir: Path | None = None
     max_upload_mb: float = 100
     max_history: int = DEFAULT_MAX_HISTORY
+    max_queued_frames: int = MAX_QUEUED_FRAMES  # per websocket; a client this far behind is disconnected
     python_module: str = system.DEFAULT_PYTHON_MODULE
     version: str = field(default_factory=lambda: f"wan-i2v {_package_version()}")
 
