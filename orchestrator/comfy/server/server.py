@@ -23,7 +23,7 @@ from .messages import MessageBus, status_data
 from .queue import PromptQueue
 from .routes import add_routes
 from .runner import Runner
-from .security import origin_check
+from .security import host_check, origin_check
 from .state import STATE_KEY, ServerConfig, ServerState
 
 
@@ -42,7 +42,7 @@ def create_app(
     runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))
     state = ServerState(config, node_classes, display_names or {}, folders, queue, history, bus, runner)
 
-    app = web.Application(client_max_size=config.max_upload_bytes, middlewares=[origin_check])
+    app = web.Application(client_max_size=config.max_upload_bytes, middlewares=[host_check(lambda: config.allowed_hosts), origin_check])
     app[STATE_KEY] = state
     add_routes(app, state)
 
@@ -82,6 +82,7 @@ class EmbeddedServer:
         return self.app[STATE_KEY]
 
     def start(self, timeout: float = 30.0) -> str:
+        allow_listen_address(self.state.config, self.host)
         self._thread = threading.Thread(target=self._serve, name="wan-i2v-server-http", daemon=True)
         self._thread.start()
         if not self._ready.wait(timeout):
@@ -127,8 +128,15 @@ class EmbeddedServer:
         self.stop()
 
 
+def allow_listen_address(config: ServerConfig, host_name: str) -> None:
+    """A server listening on one specific address also answers to that address as Host."""
+    if host_name not in ("", "0.0.0.0", "::") and host_name.lower() not in config.allowed_hosts:
+        config.allowed_hosts = (*config.allowed_hosts, host_name.lower())
+
+
 def serve(app: web.Application, host_name: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
+    allow_listen_address(app[STATE_KEY].config, host_name)
 
     async def main() -> None:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)

@@ -10,6 +10,7 @@ from pathlib import Path
 from aiohttp import web
 
 from . import files, system
+from .security import default_allowed_hosts
 from .history import DEFAULT_MAX_HISTORY, History
 from .messages import MAX_QUEUED_FRAMES, MessageBus
 from .queue import PromptQueue
@@ -32,6 +33,7 @@ class ServerConfig:
     max_upload_mb: float = 100
     max_history: int = DEFAULT_MAX_HISTORY
     max_queued_frames: int = MAX_QUEUED_FRAMES  # per websocket; a client this far behind is disconnected
+    allowed_hosts: tuple[str, ...] = field(default_factory=default_allowed_hosts)  # Host header names served
     python_module: str = system.DEFAULT_PYTHON_MODULE
     version: str = field(default_factory=lambda: f"wan-i2v {_package_version()}")
 
