@@ -11,6 +11,22 @@ export type PlayerProps = {
   loop?: boolean;
 };
 
+const ICONS = {
+  play: "M8 5v14l11-7z",
+  pause: "M6 5h4v14H6zM14 5h4v14h-4z",
+  muted: "M4 9v6h4l5 5V4L8 9H4zm12.6 3 2.7-2.7-1.4-1.4-2.7 2.7-2.7-2.7-1.4 1.4 2.7 2.7-2.7 2.7 1.4 1.4 2.7-2.7 2.7 2.7 1.4-1.4z",
+  sound: "M4 9v6h4l5 5V4L8 9H4zm12.5 3A4.5 4.5 0 0 0 14 8v8a4.5 4.5 0 0 0 2.5-4zM14 3.2v2.1a7 7 0 0 1 0 13.4v2.1a9 9 0 0 0 0-17.6z",
+  fullscreen: "M5 5h5v2H7v3H5zm9 0h5v5h-2V7h-3zM5 14h2v3h3v2H5zm12 0h2v5h-5v-2h3z",
+};
+
+function Icon({ name }: { name: keyof typeof ICONS }) {
+  return (
+    <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">
+      <path d={ICONS[name]} fill="currentColor" />
+    </svg>
+  );
+}
+
 function clock(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return "0:00";
   const whole = Math.floor(seconds);
@@ -78,7 +94,7 @@ export function Player({ src, poster, title, autoPlay = false, loop: initialLoop
       />
       <div className="player-controls">
         <button type="button" onClick={togglePlay} aria-label={playing ? t("player.pause") : t("player.play")}>
-          <span aria-hidden="true">{playing ? "❚❚" : "▶"}</span>
+          <Icon name={playing ? "pause" : "play"} />
         </button>
         <label htmlFor={seekId} className="visually-hidden">
           {t("player.seek")}
@@ -100,10 +116,10 @@ export function Player({ src, poster, title, autoPlay = false, loop: initialLoop
           {t("player.loop")}
         </button>
         <button type="button" onClick={() => setMuted(!muted)} aria-label={muted ? t("player.unmute") : t("player.mute")}>
-          <span aria-hidden="true">{muted ? "🔇" : "🔊"}</span>
+          <Icon name={muted ? "muted" : "sound"} />
         </button>
         <button type="button" onClick={fullscreen} aria-label={t("player.fullscreen")}>
-          <span aria-hidden="true">⛶</span>
+          <Icon name="fullscreen" />
         </button>
       </div>
     </figure>

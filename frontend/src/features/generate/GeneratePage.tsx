@@ -62,6 +62,8 @@ function draftFromJob(job: NonNullable<ReuseState["reuse"]>, workflow: Workflow)
   };
 }
 
+const EMPTY_DRAFT: Draft = { workflow: null, values: {}, duration: "", seedLocked: false, image: null };
+
 function freshDraft(workflow: Workflow): Draft {
   const values = defaultValues(workflow);
   const seed = findParameter(workflow, "seed");
@@ -87,50 +89,52 @@ export function GeneratePage() {
   const heading = usePageTitle(t("generate.title"));
   const ids = { workflow: useId(), prompt: useId(), negative: useId(), duration: useId(), seed: useId(), reason: useId() };
 
-  const [draft, setDraft] = useState<Draft | null>(() => (reuse ? null : loadDraft()));
+  // The draft exists from the first render (an image can be dropped before the workflows arrive);
+  // it gets a workflow and its defaults once they do.
+  const [draft, setDraft] = useState<Draft>(() => (reuse ? null : loadDraft()) ?? EMPTY_DRAFT);
   const [imageProblem, setImageProblem] = useState<string | null>(null);
 
-  // Once the workflows are known: apply "use these settings again", or start a fresh draft.
+  // Once the workflows are known: apply "use these settings again", or fill in a fresh draft.
   useEffect(() => {
     if (!workflows.data || workflows.data.length === 0) return;
     if (reuse) {
       const workflow = pickWorkflow(workflows.data, reuse.workflow);
-      if (workflow) setDraft(draftFromJob(reuse, workflow));
+      if (workflow) setDraft((current) => ({ ...draftFromJob(reuse, workflow), image: current.image }));
       navigate(location.pathname, { replace: true, state: null });
-    } else if (!draft) {
+    } else if (!draft.workflow) {
       const workflow = pickWorkflow(workflows.data, null);
-      if (workflow) setDraft(freshDraft(workflow));
+      if (workflow) setDraft((current) => ({ ...freshDraft(workflow), image: current.image }));
     }
-  }, [workflows.data, reuse, draft, navigate, location.pathname]);
+  }, [workflows.data, reuse, draft.workflow, navigate, location.pathname]);
 
   useEffect(() => {
-    if (draft) saveDraft(draft);
+    if (draft.workflow) saveDraft(draft);
   }, [draft]);
 
-  const workflow = workflows.data && draft ? pickWorkflow(workflows.data, draft.workflow) : undefined;
-  const values = draft?.values ?? {};
+  const workflow = workflows.data && draft.workflow ? pickWorkflow(workflows.data, draft.workflow) : undefined;
+  const values = draft.values;
   const layout = useMemo(() => (workflow ? layoutParameters(workflow) : { main: [], advanced: [] }), [workflow]);
 
-  const update = (patch: Partial<Draft>) => setDraft((current) => (current ? { ...current, ...patch } : current));
+  const update = (patch: Partial<Draft>) => setDraft((current) => ({ ...current, ...patch }));
   const setValue = (name: string, value: string) =>
-    setDraft((current) => (current ? { ...current, values: { ...current.values, [name]: value } } : current));
+    setDraft((current) => ({ ...current, values: { ...current.values, [name]: value } }));
 
   const fps = fpsOf(workflow, values);
   const framesParameter = findParameter(workflow, "num_frames");
   const seedParameter = findParameter(workflow, "seed");
   const promptParameter = findParameter(workflow, "prompt");
   const negativeParameter = findParameter(workflow, "negative_prompt");
-  const durationNumber = Number(draft?.duration ?? "");
-  const durationValid = draft?.duration.trim() !== "" && Number.isFinite(durationNumber) && durationNumber >= 0;
+  const durationNumber = Number(draft.duration ?? "");
+  const durationValid = draft.duration.trim() !== "" && Number.isFinite(durationNumber) && durationNumber >= 0;
   const frames = framesParameter ? framesForDuration(durationValid ? durationNumber : 0, fps, framesParameter) : null;
-  const size = outputSize(draft?.image ?? null, values.resolution, values.width, values.height);
+  const size = outputSize(draft.image ?? null, values.resolution, values.width, values.height);
 
   // Every reason the form cannot be sent, in the order a person meets the fields.
   const reasons: string[] = [];
   if (!workflows.data) reasons.push(t("generate.loading"));
   else if (!workflow) reasons.push(t("generate.reason.workflow"));
   if (imageProblem) reasons.push(t("generate.reason.imageInvalid"));
-  else if (!draft?.image) reasons.push(t("generate.reason.image"));
+  else if (!draft.image) reasons.push(t("generate.reason.image"));
   if (framesParameter && !durationValid) {
     reasons.push(t("generate.reason.field", { field: t("generate.duration"), problem: t("field.notNumber") }));
   }
@@ -148,7 +152,7 @@ export function GeneratePage() {
 
   function chooseWorkflow(ref: string) {
     const next = workflows.data?.find((w) => w.ref === ref);
-    if (!next || !draft) return;
+    if (!next) return;
     update({ workflow: next.ref, values: switchWorkflow(draft.values, workflow, next) });
   }
 
@@ -159,7 +163,7 @@ export function GeneratePage() {
 
   async function onSubmit(event: FormEvent) {
     event.preventDefault();
-    if (blocked || !draft || !workflow || !draft.image) return;
+    if (blocked || !workflow || !draft.image) return;
     const sent: Values = {};
     for (const parameter of workflow.parameters) {
       if (parameter.type === "image") continue;
@@ -184,14 +188,14 @@ export function GeneratePage() {
         {t("generate.title")}
       </h1>
       {workflows.isError && <ErrorMessage error={workflows.error} />}
-      {draft?.reusedFrom && (
+      {draft.reusedFrom && (
         <p className="notice" role="status">
           {t("generate.reuse")}
         </p>
       )}
       <form className="generate" onSubmit={onSubmit} noValidate>
         <div className="generate-media">
-          <Upload value={draft?.image ?? null} onChange={onImage} />
+          <Upload value={draft.image ?? null} onChange={onImage} />
           <p className="output-size" aria-live="polite">
             <strong>{t("generate.outputSize")}:</strong>{" "}
             {size ? t("generate.outputSizeValue", { width: size.width, height: size.height }) : t("generate.outputSizeUnknown")}
@@ -255,7 +259,7 @@ export function GeneratePage() {
                 inputMode="decimal"
                 min={0}
                 step={frameStep(fps)}
-                value={draft?.duration ?? ""}
+                value={draft.duration ?? ""}
                 onChange={(e) => update({ duration: e.target.value })}
                 aria-describedby={`${ids.duration}-hint`}
               />
@@ -281,13 +285,12 @@ export function GeneratePage() {
                   aria-describedby={`${ids.seed}-hint`}
                 />
                 <button type="button" onClick={() => setValue("seed", randomSeed(seedParameter))}>
-                  <span aria-hidden="true">🎲 </span>
                   {t("generate.seedRandomise")}
                 </button>
                 <label className="inline">
                   <input
                     type="checkbox"
-                    checked={draft?.seedLocked ?? false}
+                    checked={draft.seedLocked ?? false}
                     onChange={(e) => update({ seedLocked: e.target.checked })}
                   />{" "}
                   {t("generate.seedLock")}

@@ -9,7 +9,7 @@ export const PAGE_SIZE = 12;
 export const jobQueryOptions = (id: string) =>
   queryOptions({
     queryKey: ["jobs", "one", id] as const,
-    queryFn: (): Promise<Job> => unwrap(api.GET("/api/jobs/{id}", { params: { path: { id } } })),
+    queryFn: (): Promise<Job> => unwrap(api.GET("/api/jobs/{job_id}", { params: { path: { job_id: id } } })),
     retry: (count, error) => count < 2 && !("status" in error && [401, 403, 404].includes((error as { status: number }).status)),
   });
 
@@ -30,7 +30,7 @@ export function useJobs(page: number) {
 export function useCancelJob(id: string) {
   const queryClient = useQueryClient();
   return useMutation({
-    mutationFn: (): Promise<Job> => unwrap(api.POST("/api/jobs/{id}/cancel", { params: { path: { id } } })),
+    mutationFn: (): Promise<Job> => unwrap(api.POST("/api/jobs/{job_id}/cancel", { params: { path: { job_id: id } } })),
     onSuccess: (job) => {
       queryClient.setQueryData(jobQueryOptions(id).queryKey, job);
       void queryClient.invalidateQueries({ queryKey: ["jobs", "page"] });

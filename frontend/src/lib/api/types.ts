@@ -18,7 +18,7 @@ export type Workflow = Ok<paths["/api/workflows"]["get"]>[number];
 export type Parameter = Workflow["parameters"][number];
 export type JobCreated = Ok<paths["/api/generate"]["post"]>;
 export type JobPage = Ok<paths["/api/jobs"]["get"]>;
-export type Job = Ok<paths["/api/jobs/{id}"]["get"]>;
+export type Job = Ok<paths["/api/jobs/{job_id}"]["get"]>;
 export type JobState = Job["state"];
 export type Instance = Ok<paths["/api/instances"]["get"]>[number];
 
