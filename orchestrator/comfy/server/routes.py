@@ -130,7 +130,8 @@ class _Routes:
         if not isinstance(body.get("extra_data") or {}, dict):
             return _bad_request("invalid_prompt", "extra_data must be a JSON object", repr(body["extra_data"]))
         try:
-            validated = validate_prompt(prompt, self.s.node_classes, targets=targets)
+            # Validation calls INPUT_TYPES and VALIDATE_INPUTS, which read folders and files: off the loop.
+            validated = await asyncio.to_thread(validate_prompt, prompt, self.s.node_classes, targets=targets)
         except PromptValidationError as exc:
             log.warning("invalid prompt: %s", exc.describe())
             return web.json_response(exc.to_response(), status=400)
@@ -253,16 +254,15 @@ class _Routes:
     # ------------------------------------------------------------ system
 
     async def object_info(self, request: web.Request) -> web.Response:
-        s = self.s
-        return web.json_response(system.object_info(s.node_classes, s.display_names, s.config.python_module))
+        _, text = await asyncio.to_thread(self.s.object_info.get)  # folder scans stay off the event loop
+        return web.Response(text=text, content_type="application/json")
 
     async def object_info_node(self, request: web.Request) -> web.Response:
-        s = self.s
         name = request.match_info["node_class"]
-        if name not in s.node_classes:
+        if name not in self.s.node_classes:
             return web.json_response({})
-        info = system.node_info(name, s.node_classes[name], s.display_names, s.config.python_module)
-        return web.json_response({name: info})
+        info, _ = await asyncio.to_thread(self.s.object_info.get)
+        return web.json_response({name: info[name]})
 
     async def system_stats(self, request: web.Request) -> web.Response:
         return web.json_response(system.system_stats(self.s.config.version))

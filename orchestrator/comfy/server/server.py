@@ -11,14 +11,16 @@ import asyncio
 import signal
 import threading
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from aiohttp import web
 
 from comfy_nodes import host
 from orchestrator.executor import Executor
 
-from . import files
+from . import files, system
 from .history import History
+from .listing import ObjectInfoCache, folders_signature
 from .messages import MessageBus, status_data
 from .queue import PromptQueue
 from .routes import add_routes
@@ -40,7 +42,12 @@ def create_app(
     queue = PromptQueue(on_change=lambda remaining: bus.send("status", status_data(remaining)))
     history = History(config.max_history)
     runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))
-    state = ServerState(config, node_classes, display_names or {}, folders, queue, history, bus, runner)
+    names = display_names or {}
+    object_info = ObjectInfoCache(
+        lambda: system.object_info(node_classes, names, config.python_module),
+        lambda: folders_signature(_listed_folders(folders)),
+    )
+    state = ServerState(config, node_classes, names, folders, queue, history, bus, runner, object_info)
 
     app = web.Application(client_max_size=config.max_upload_bytes, middlewares=[host_check(lambda: config.allowed_hosts), origin_check])
     app[STATE_KEY] = state
@@ -61,6 +68,11 @@ def create_app(
     app.on_startup.append(on_startup)
     app.on_shutdown.append(on_shutdown)
     return app
+
+
+def _listed_folders(folders: files.Folders) -> list[Path]:
+    """What node classes list in INPUT_TYPES: the model folders and the input folder."""
+    return [*(path for kind in host.MODEL_KINDS for path in host.model_folders(kind)), folders.input]
 
 
 class EmbeddedServer:

@@ -12,6 +12,7 @@ from aiohttp import web
 from . import files, system
 from .security import default_allowed_hosts
 from .history import DEFAULT_MAX_HISTORY, History
+from .listing import ObjectInfoCache
 from .messages import MAX_QUEUED_FRAMES, MessageBus
 from .queue import PromptQueue
 from .runner import Runner
@@ -52,6 +53,7 @@ class ServerState:
     history: History
     bus: MessageBus
     runner: Runner
+    object_info: ObjectInfoCache
 
 
 STATE_KEY = web.AppKey("wan_i2v_server", ServerState)
