@@ -12,6 +12,7 @@ import torch
 
 from ..errors import InputImageError
 from ..video import images
+from ..video.image_check import check_image_file
 
 
 class LoadImage:
@@ -56,7 +57,11 @@ class LoadImage:
     @classmethod
     def VALIDATE_INPUTS(cls, image: str) -> str | bool:
         try:
-            images.resolve_input_image(image)
+            path = images.resolve_input_image(image)
         except InputImageError:
             return f"Invalid image file: {image}"
+        try:
+            check_image_file(path)  # the content, at submit time rather than when the node runs
+        except InputImageError as exc:
+            return f"Invalid image file: {image} ({exc})"
         return True

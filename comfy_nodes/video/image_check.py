@@ -20,7 +20,8 @@ from ..errors import InputImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 ACCEPTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
-FORMATS = ("PNG", "JPEG", "MPO", "WEBP", "BMP", "GIF", "TIFF")  # Pillow's names; MPO is a JPEG with extra frames
+DECODERS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # the only Pillow decoders tried
+FORMATS = (*DECODERS, "MPO")  # what they report; MPO is a camera JPEG with extra frames
 
 
 @dataclass(frozen=True)
@@ -37,13 +38,14 @@ def opened_image(source: str | Path | bytes, name: str, max_pixels: int | None =
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)  # refuse, rather than print Pillow's warning
-            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
+            # Only the accepted formats' decoders are tried (never EPS, PSD, ... on untrusted bytes).
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=DECODERS) as opened:
                 if opened.format not in FORMATS:
                     raise InputImageError(f"'{name}' is a {opened.format} image; accepted formats: {ACCEPTED}.")
                 if limit and opened.width * opened.height > limit:
                     raise InputImageError(
-                        f"'{name}' is {opened.width}x{opened.height} ({opened.width * opened.height / 1e6:.1f} megapixels), "
-                        f"over the {limit / 1e6:.0f}-megapixel limit. Scale it down; the video is at most 1280x720 anyway."
+                        f"'{name}' is {opened.width}x{opened.height} = {opened.width * opened.height:,} pixels, over the "
+                        f"{limit:,}-pixel limit. Scale it down; the video is at most 1280x720 anyway."
                     )
                 img = ImageOps.exif_transpose(opened)  # a loaded copy of the first frame
                 yield img
@@ -52,7 +54,9 @@ def opened_image(source: str | Path | bytes, name: str, max_pixels: int | None =
             f"'{name}' is too large to read safely ({exc.args[0].split('(')[0].strip() if exc.args else exc}). "
             f"Scale it down to at most {Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels; the video is at most 1280x720 anyway."
         ) from exc
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        raise InputImageError(f"Cannot read '{name}' as an image (its content is no accepted format). Accepted formats: {ACCEPTED}.") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise InputImageError(f"Cannot read '{name}' as an image ({exc}). Accepted formats: {ACCEPTED}.") from exc
 
 
@@ -76,5 +80,5 @@ def check_image_bytes(data: bytes, name: str, max_pixels: int | None = None) -> 
 
 
 def _format_of(source: str | Path | bytes) -> str:
-    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as opened:
+    with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source, formats=DECODERS) as opened:
         return str(opened.format)

@@ -8,16 +8,26 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
+
+from comfy_nodes.errors import InputImageError
+from comfy_nodes.video.image_check import check_image_bytes
+
+from orchestrator.errors import OrchestratorError
 
 FOLDER_TYPES = ("input", "output", "temp")
 MAX_NAME_BYTES = 255
+MB = 1024 * 1024
+DEFAULT_MAX_PIXELS = 40_000_000  # far above any video size (1280x720), far below a decompression bomb
 
 
-class FileRequestError(Exception):
+class FileRequestError(OrchestratorError):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -80,6 +90,21 @@ def resolve_view(folders: Folders, filename: str, folder_type: str | None, subfo
     return path
 
 
+def resolve_input(folders: Folders, name: str) -> Path | None:
+    """The file a LoadImage name ("sub/a.png", "a.png [output]") points at, or None when there
+    is none (LoadImage's own check reports that); 400 for names that leave their folder."""
+    relative, tagged = split_annotation(name.strip())
+    relative = relative.replace("\\", "/")
+    base = folders.by_type(tagged or "input")
+    if base is None or not relative:
+        return None
+    root = os.path.abspath(base)
+    path = os.path.abspath(os.path.join(root, relative))
+    if relative.startswith("/") or not _inside(root, path):
+        raise FileRequestError(400, f"{name} points outside its folder")
+    return Path(path) if os.path.isfile(path) else None
+
+
 def check_upload_name(name: str) -> None:
     """Refuse names that could leave the folder or upset a file system."""
     if not name or name in (".", ".."):
@@ -92,15 +117,75 @@ def check_upload_name(name: str) -> None:
         raise FileRequestError(400, f"file name is longer than {MAX_NAME_BYTES} bytes")
 
 
-def check_image(data: bytes, name: str) -> None:
-    """Accept only bytes Pillow recognises as an image."""
+def check_image(data: bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+    """Accept only what decodes as an image in an accepted format (read from the bytes, not the
+    name) and has at most `max_pixels` pixels, as the command line checks --image."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-    except UnidentifiedImageError as exc:
-        raise FileRequestError(400, f"{name} is not an image (send PNG, JPEG, WebP, BMP, GIF or TIFF)") from exc
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise FileRequestError(400, f"{name} is not an image this server can read ({exc})") from exc
+        check_image_bytes(data, name, max_pixels)
+    except InputImageError as exc:
+        raise FileRequestError(400, str(exc)) from exc
+
+
+def check_image_file(path: Path, name: str, max_bytes: int | None, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> None:
+    """The upload checks for a file already in a folder (a prompt naming it): size, content, pixels."""
+    size = path.stat().st_size
+    if max_bytes is not None and size > max_bytes:
+        raise FileRequestError(400, f"{name} is {size / MB:.1f} MB, over the {max_bytes / MB:g} MB upload limit")
+    check_image(path.read_bytes(), name, max_pixels)
+
+
+def input_names_in_use(prompts: Iterable[dict[str, Any]]) -> set[str]:
+    """Every string input of these prompts, as a name relative to the input folder."""
+    names: set[str] = set()
+    for prompt in prompts:
+        for node in prompt.values() if isinstance(prompt, dict) else ():
+            for value in (node.get("inputs") or {}).values() if isinstance(node, dict) else ():
+                if isinstance(value, str):
+                    name, tagged = split_annotation(value)
+                    if tagged in (None, "input"):
+                        names.add(name.replace("\\", "/"))
+    return names
+
+
+def prune_inputs(
+    folder: Path,
+    *,
+    max_bytes: int | None,
+    max_files: int | None,
+    max_age_s: float | None,
+    keep: Collection[str] = (),
+    now: float | None = None,
+) -> list[str]:
+    """Delete uploaded inputs beyond the retention budget; returns the names removed.
+
+    Files older than `max_age_s` go first, then the oldest until at most `max_files`
+    files and `max_bytes` bytes remain. Names in `keep` (inputs of queued or running
+    prompts, the upload just made) are never removed, even when that leaves the
+    folder over budget.
+    """
+    now = time.time() if now is None else now
+    entries = []
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            stat = path.stat()
+            entries.append((stat.st_mtime, stat.st_size, path, path.relative_to(folder).as_posix()))
+    entries.sort()  # oldest first
+    total_bytes = sum(e[1] for e in entries)
+    count = len(entries)
+    removed: list[str] = []
+    for mtime, size, path, name in entries:
+        too_old = max_age_s is not None and now - mtime > max_age_s
+        over = (max_files is not None and count > max_files) or (max_bytes is not None and total_bytes > max_bytes)
+        if not (too_old or over) or name in keep:
+            continue
+        try:
+            path.unlink()
+        except OSError:
+            continue
+        removed.append(name)
+        count -= 1
+        total_bytes -= size
+    return removed
 
 
 def _same_content(path: Path, data: bytes) -> bool:
@@ -117,6 +202,7 @@ def save_upload(
     subfolder: str = "",
     folder_type: str = "input",
     overwrite: bool = False,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
 ) -> dict[str, str]:
     """Store an uploaded image and return `{name, subfolder, type}`.
 
@@ -133,7 +219,7 @@ def save_upload(
     folder = os.path.abspath(os.path.join(root, os.path.normpath(subfolder))) if subfolder else root
     if not _inside(root, folder):
         raise FileRequestError(400, "subfolder is outside the folder")
-    check_image(data, filename)
+    check_image(data, filename, max_pixels)
 
     os.makedirs(folder, exist_ok=True)
     stem, ext = os.path.splitext(filename)

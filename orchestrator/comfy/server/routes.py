@@ -19,7 +19,7 @@ from orchestrator.executor import PromptValidationError, validate_prompt
 from . import files, system
 from .messages import now_ms, status_data
 from .queue import QueueItem
-from .state import ServerState
+from .state import ServerState, prune_inputs
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class _Routes:
             return _bad_request("invalid_prompt", "extra_data must be a JSON object", repr(body["extra_data"]))
         try:
             # Validation calls INPUT_TYPES and VALIDATE_INPUTS, which read folders and files: off the loop.
-            validated = await asyncio.to_thread(validate_prompt, prompt, self.s.node_classes, targets=targets)
+            validated = await asyncio.to_thread(self._validate, prompt, targets)
         except PromptValidationError as exc:
             log.warning("invalid prompt: %s", exc.describe())
             return web.json_response(exc.to_response(), status=400)
@@ -144,6 +144,34 @@ class _Routes:
         item = QueueItem(number, prompt_id, prompt, extra_data, list(validated.outputs), sensitive, validated)
         queue.put(item)
         return web.json_response({"prompt_id": prompt_id, "number": number, "node_errors": validated.node_errors})
+
+    def _validate(self, prompt: Any, targets: list[str] | None) -> Any:
+        """The executor's validation, then the upload checks on every image a LoadImage names."""
+        validated = validate_prompt(prompt, self.s.node_classes, targets=targets)
+        node_errors = {}
+        for node_id, node in validated.prompt.items():
+            name = node.get("inputs", {}).get("image")
+            if node.get("class_type") != "LoadImage" or not isinstance(name, str):
+                continue
+            try:
+                path = files.resolve_input(self.s.folders, name)
+                if path is not None:
+                    files.check_image_file(path, name, self.s.config.max_upload_bytes, self.s.config.max_image_pixels)
+            except files.FileRequestError as exc:
+                node_errors[node_id] = {
+                    "errors": [{"type": "custom_validation_failed", "message": "Custom validation failed for node",
+                                "details": f"image - {exc.message}", "extra_info": {"input_name": "image"}}],
+                    "dependent_outputs": list(validated.outputs),
+                    "class_type": "LoadImage",
+                }  # fmt: skip
+        if node_errors:
+            details = "\n".join(e["errors"][0]["details"] for e in node_errors.values())
+            raise PromptValidationError(
+                {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed validation",
+                 "details": details, "extra_info": {}},
+                node_errors,
+            )  # fmt: skip
+        return validated
 
     async def get_queue(self, request: web.Request) -> web.Response:
         running, pending = self.s.queue.snapshot()
@@ -246,9 +274,15 @@ class _Routes:
                 subfolder=str(post.get("subfolder") or ""),
                 folder_type=str(post.get("type") or "input"),
                 overwrite=str(post.get("overwrite", "")) in ("true", "1"),
+                max_pixels=self.s.config.max_image_pixels,
             )
         except files.FileRequestError as exc:
             return _bad_request("invalid_upload", exc.message, status=exc.status)
+        if result["type"] == "input":
+            kept = "/".join(part for part in (result["subfolder"].strip("/"), result["name"]) if part)
+            removed = await asyncio.to_thread(prune_inputs, self.s, kept)
+            if removed:
+                log.info("input retention removed %d old upload(s)", len(removed))
         return web.json_response(result)
 
     # ------------------------------------------------------------ system

@@ -26,7 +26,7 @@ from .queue import PromptQueue
 from .routes import add_routes
 from .runner import Runner
 from .security import host_check, origin_check
-from .state import STATE_KEY, ServerConfig, ServerState
+from .state import STATE_KEY, ServerConfig, ServerState, prune_inputs
 
 
 def create_app(
@@ -55,6 +55,7 @@ def create_app(
 
     async def on_startup(_: web.Application) -> None:
         folders.create()
+        await asyncio.to_thread(prune_inputs, state)
         host.set_io_dirs(input=folders.input, output=folders.output, temp=folders.temp)
         if config.models_dir is not None:
             host.set_models_dir(config.models_dir)

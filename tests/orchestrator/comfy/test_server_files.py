@@ -52,7 +52,7 @@ def test_upload_naming(client: ComfyClient) -> None:
 def test_upload_refuses_non_images(client: ComfyClient) -> None:
     response = client.upload("notes.png", b"this is text, not a picture", "text/plain")
     assert response.status_code == 400
-    assert "notes.png is not an image" in response.json()["error"]["message"]
+    assert "Cannot read 'notes.png' as an image" in response.json()["error"]["message"]
 
 
 def test_upload_refuses_too_large(client: ComfyClient) -> None:
