@@ -32,13 +32,14 @@ def write_safetensors(path: Path, tensors: dict[str, tuple[str, tuple[int, ...]]
 
 def wan_14b_i2v_header(dtype: str = "BF16", prefix: str = "") -> dict[str, tuple[str, tuple[int, ...]]]:
     """The tensors that identify a WAN 2.1 I2V 14B transformer, at their real shapes (no big FFN weights)."""
+    small = "F32" if dtype.startswith("F8") else dtype  # fp8 files keep norms and modulations in full precision
     t = {
         "patch_embedding.weight": (dtype, (5120, 36, 1, 2, 2)),
-        "head.modulation": ("F32", (1, 2, 5120)),
+        "head.modulation": (small, (1, 2, 5120)),
         "head.head.weight": (dtype, (64, 5120)),
-        "img_emb.proj.0.bias": ("F32", (1280,)),
+        "img_emb.proj.0.bias": (small, (1280,)),
     }
-    t.update({f"blocks.{i}.modulation": ("F32", (1, 6, 5120)) for i in range(40)})
+    t.update({f"blocks.{i}.modulation": (small, (1, 6, 5120)) for i in range(40)})
     return {prefix + k: v for k, v in t.items()}
 
 
