@@ -1,7 +1,7 @@
 // A stand-in for the orchestrator in component tests: routes "METHOD /path" to handlers and
 // answers like the API (JSON, error bodies). Unknown requests fail the test loudly.
 import { vi } from "vitest";
-import type { Job, Workflow } from "../lib/api/types";
+import type { Job, User, Workflow } from "../lib/api/types";
 
 export type Handler = (request: Request, match: RegExpMatchArray) => unknown | Response | Promise<unknown | Response>;
 
@@ -37,7 +37,7 @@ export function mockApi(routes: Record<string, Handler>) {
   return { fetchMock, calls };
 }
 
-export const USER = { id: "u1", username: "alice", role: "user" as const, created_at: "2026-01-02T03:04:05Z" };
+export const USER: User = { id: "u1", username: "alice", role: "user", created_at: "2026-01-02T03:04:05Z" };
 
 /** Stores a signed-in session the way the page does after logging in. */
 export function signIn(user = USER): void {

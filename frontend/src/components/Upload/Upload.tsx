@@ -26,7 +26,7 @@ export function problemText(problem: ImageProblem, { t, formatBytes, formatNumbe
         limit: formatNumber(problem.vars.limit / 1e6, { maximumFractionDigits: 1 }),
       });
     case "tooSmall":
-      return t("upload.tooSmall", problem.vars);
+      return t("upload.tooSmall", { width: String(problem.vars.width), height: String(problem.vars.height), min: problem.vars.min });
   }
 }
 
@@ -139,7 +139,7 @@ export function Upload({ value, onChange, limits = IMAGE_LIMITS, readSize = read
       {value && (
         <div className="upload-info">
           <span>
-            {value.file.name} — {t("upload.info", { width: value.width, height: value.height, size: formatBytes(value.file.size) })}
+            {value.file.name} — {t("upload.info", { width: String(value.width), height: String(value.height), size: formatBytes(value.file.size) })}
           </span>
           <button type="button" onClick={() => input.current?.click()}>
             {t("upload.change")}

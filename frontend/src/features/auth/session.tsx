@@ -3,7 +3,7 @@
 // page with where they were, so they come back there (forms keep their drafts, see generate/draft).
 import { useQueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from "react";
-import { useLocation, useNavigate, type Location } from "react-router-dom";
+import { useNavigate, type Location } from "react-router-dom";
 import { configureAuth } from "../../lib/api/client";
 import type { User } from "../../lib/api/types";
 import { readStored, writeStored } from "../../lib/storage";
@@ -18,6 +18,8 @@ export type LoginState = { from?: Pick<Location, "pathname" | "search" | "hash">
 type Session = {
   user: User | null;
   token: string | null;
+  /** The last session ended because the server said so (not by logging out). */
+  expired: boolean;
   login: (username: string, password: string) => Promise<User>;
   logout: () => void;
 };
@@ -37,12 +39,10 @@ function loadStored(): Stored | null {
 
 export function SessionProvider({ children }: { children: ReactNode }) {
   const [stored, setStored] = useState<Stored | null>(loadStored);
+  const [expired, setExpired] = useState(false);
   const storedRef = useRef(stored);
   storedRef.current = stored;
   const navigate = useNavigate();
-  const location = useLocation();
-  const locationRef = useRef(location);
-  locationRef.current = location;
   const queryClient = useQueryClient();
 
   const save = useCallback((next: Stored | null) => {
@@ -51,20 +51,16 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     writeStored(SESSION_STORAGE_KEY, next ? JSON.stringify(next) : null);
   }, []);
 
+  // No navigation here: the page's <RequireAuth> sees the token gone and sends the person to log
+  // in, saying the session expired and keeping where they were.
   const expire = useCallback(() => {
     if (!storedRef.current) return;
+    setExpired(true);
     save(null);
-    const { pathname, search, hash } = locationRef.current;
-    if (pathname === "/login") return;
-    const state: LoginState = { from: { pathname, search, hash }, expired: true };
-    navigate("/login", { replace: true, state });
-  }, [navigate, save]);
+  }, [save]);
 
-  useEffect(() => {
-    configureAuth({ token: () => storedRef.current?.token ?? null, onUnauthorized: expire });
-  }, [expire]);
-  // Before the first effect runs, children may already fire requests: wire the token at once too.
-  if (storedRef.current) configureAuth({ token: () => storedRef.current?.token ?? null, onUnauthorized: expire });
+  // Wired during render (idempotent), so the children's first requests already carry the token.
+  configureAuth({ token: () => storedRef.current?.token ?? null, onUnauthorized: expire });
 
   // A token past its lifetime: treat it as an expired session as soon as the page notices.
   useEffect(() => {
@@ -78,6 +74,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     async (username: string, password: string) => {
       const token = await loginRequest(username, password);
       queryClient.clear();
+      setExpired(false);
       save({ token: token.access_token, user: token.user, expiresAt: Date.now() + token.expires_in * 1000 });
       return token.user;
     },
@@ -85,14 +82,15 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   );
 
   const logout = useCallback(() => {
+    setExpired(false);
     save(null);
     queryClient.clear();
     navigate("/login", { replace: true });
   }, [navigate, queryClient, save]);
 
   const value = useMemo<Session>(
-    () => ({ user: stored?.user ?? null, token: stored?.token ?? null, login, logout }),
-    [stored, login, logout],
+    () => ({ user: stored?.user ?? null, token: stored?.token ?? null, expired, login, logout }),
+    [stored, expired, login, logout],
   );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

@@ -198,7 +198,7 @@ export function GeneratePage() {
           <Upload value={draft.image ?? null} onChange={onImage} />
           <p className="output-size" aria-live="polite">
             <strong>{t("generate.outputSize")}:</strong>{" "}
-            {size ? t("generate.outputSizeValue", { width: size.width, height: size.height }) : t("generate.outputSizeUnknown")}
+            {size ? t("generate.outputSizeValue", { width: String(size.width), height: String(size.height) }) : t("generate.outputSizeUnknown")}
           </p>
         </div>
         <div className="generate-fields">

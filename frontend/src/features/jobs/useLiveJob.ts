@@ -7,7 +7,8 @@ import { eventsUrl } from "../../lib/api/client";
 import { isTerminal, type Job } from "../../lib/api/types";
 import { jobQueryOptions, POLL_MS } from "./api";
 
-export const STREAM_RETRY_MS = 10_000;
+/** How long a closed stream waits before it is tried again (tests shorten it). */
+export const liveTiming = { streamRetryMs: 10_000 };
 export type LiveMode = "stream" | "polling" | "done";
 
 export function useLiveJob(id: string) {
@@ -51,7 +52,7 @@ export function useLiveJob(id: string) {
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (an error status, e.g. an expired token): the poll carries on and
         // notices a 401; the stream is tried again later.
-        retry = window.setTimeout(() => setAttempt((n) => n + 1), STREAM_RETRY_MS);
+        retry = window.setTimeout(() => setAttempt((n) => n + 1), liveTiming.streamRetryMs);
       }
     });
     return () => {
