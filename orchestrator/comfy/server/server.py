@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -147,8 +148,31 @@ def allow_listen_address(config: ServerConfig, host_name: str) -> None:
         config.allowed_hosts = (*config.allowed_hosts, host_name.lower())
 
 
-def serve(app: web.Application, host_name: str, port: int, on_ready: Callable[[str], None] | None = None) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly."""
+def shutdown_report(state: ServerState) -> str:
+    """Drop what is still queued and say so (the running prompt is interrupted by the shutdown)."""
+    running = state.queue.running
+    dropped = state.queue.drop_pending()
+    parts = [f"{dropped} queued prompt{'s' if dropped != 1 else ''} dropped"]
+    if running is not None:
+        parts.append(f"the running prompt {running.prompt_id} interrupted")
+    return "Stopping: " + ", ".join(parts) + "."
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def serve(
+    app: web.Application,
+    host_name: str,
+    port: int,
+    on_ready: Callable[[str], None] | None = None,
+    on_stopping: Callable[[str], None] | None = _to_stderr,
+) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM, then shut down cleanly.
+
+    On the way down, `on_stopping` gets one line saying how many queued prompts were
+    dropped and whether a running one was interrupted (stderr by default)."""
     allow_listen_address(app[STATE_KEY].config, host_name)
 
     async def main() -> None:
@@ -167,6 +191,8 @@ def serve(app: web.Application, host_name: str, port: int, on_ready: Callable[[s
                 except (NotImplementedError, RuntimeError, ValueError):
                     pass  # not the main thread, or no signal support: Ctrl-C raises instead
             await stop.wait()
+            if on_stopping is not None:
+                on_stopping(shutdown_report(app[STATE_KEY]))
         finally:
             await runner.cleanup()
 
