@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import Interrupted, ModelNotFoundError
+from .errors import Interrupted, ModelNotFoundError, ParameterError
 
 try:  # ComfyUI present: use its services.
     import comfy.model_management as _mm  # type: ignore[import-not-found]
@@ -160,7 +160,7 @@ def models_dir() -> Path:
 def model_folders(kind: str) -> list[Path]:
     """Folders searched for a model kind, in order."""
     if kind not in MODEL_KINDS:
-        raise ValueError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
+        raise ParameterError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
     if IN_COMFYUI:
         return [Path(p) for p in _fp.get_folder_paths(kind)]
     return [models_dir() / kind]

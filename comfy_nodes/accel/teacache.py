@@ -26,7 +26,7 @@ import torch
 from diffusers.hooks._helpers import TransformerBlockRegistry
 from diffusers.hooks.hooks import BaseState, CacheContext, HookRegistry, ModelHook, StateManager
 
-from ..errors import ParameterError
+from ..errors import ModelFormatError, ParameterError
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ def _parts(transformer: torch.nn.Module) -> tuple[torch.nn.Module, list[torch.nn
     blocks = getattr(transformer, "blocks", None)
     embedder = getattr(transformer, "condition_embedder", None)
     if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0 or embedder is None:
-        raise ValueError(f"TeaCache needs a WAN transformer (blocks + condition_embedder), got {type(transformer).__name__}.")
+        raise ModelFormatError(f"TeaCache needs a WAN transformer (blocks + condition_embedder), got {type(transformer).__name__}.")
     return embedder, list(blocks)
 
 

@@ -16,9 +16,10 @@
 - ExecutionFailed: `.node_id`, `.node_type`, `.exception`, `.exception_message`, `.exception_type`,
   `.traceback` (list[str]), `.executed` (finished ids, cached included), `.current_inputs`.
 - ExecutionInterrupted: `.node_id`, `.node_type`, `.executed`.
+- All of them derive from ExecutorError, itself an orchestrator.errors.OrchestratorError.
 """
 
-from .errors import ExecutionFailed, ExecutionInterrupted, PromptValidationError
+from .errors import ExecutionFailed, ExecutionInterrupted, ExecutorError, GraphCycleError, PromptValidationError
 from .execute import ExecutionHooks, ExecutionResult, Executor
 from .validate import ValidatedPrompt, validate_prompt
 
@@ -28,6 +29,8 @@ __all__ = [
     "ExecutionInterrupted",
     "ExecutionResult",
     "Executor",
+    "ExecutorError",
+    "GraphCycleError",
     "PromptValidationError",
     "ValidatedPrompt",
     "validate_prompt",

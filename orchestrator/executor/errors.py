@@ -1,16 +1,25 @@
-"""Errors raised by the executor.
+"""Errors raised by the executor, under the orchestrator's one base.
 
-PromptValidationError   the prompt was rejected before anything ran (ComfyUI's 400 body)
-ExecutionFailed         a node raised; carries what ComfyUI's `execution_error` event carries
-ExecutionInterrupted    an interrupt was requested; carries `execution_interrupted`'s fields
+OrchestratorError (orchestrator.errors)
+└── ExecutorError
+    ├── PromptValidationError   the prompt was rejected before anything ran (ComfyUI's 400 body)
+    ├── ExecutionFailed         a node raised; carries what ComfyUI's `execution_error` event carries
+    ├── ExecutionInterrupted    an interrupt was requested; carries `execution_interrupted`'s fields
+    └── GraphCycleError         a graph that should have been validated has a cycle (also a ValueError)
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..errors import OrchestratorError
 
-class PromptValidationError(Exception):
+
+class ExecutorError(OrchestratorError):
+    """Base class of the executor's errors."""
+
+
+class PromptValidationError(ExecutorError):
     """The prompt failed validation.
 
     `error` is `{"type","message","details","extra_info"}` and `node_errors` is
@@ -34,7 +43,7 @@ class PromptValidationError(Exception):
         return {"error": self.error, "node_errors": self.node_errors}
 
 
-class ExecutionFailed(Exception):
+class ExecutionFailed(ExecutorError):
     """A node raised an exception while running."""
 
     def __init__(
@@ -58,7 +67,7 @@ class ExecutionFailed(Exception):
         super().__init__(f"Node {node_id} ({node_type}) failed: {self.exception_type}: {self.exception_message}")
 
 
-class ExecutionInterrupted(Exception):
+class ExecutionInterrupted(ExecutorError):
     """The run stopped because an interrupt was requested."""
 
     def __init__(self, *, node_id: str, node_type: str, executed: list[str]) -> None:
@@ -66,6 +75,10 @@ class ExecutionInterrupted(Exception):
         self.node_type = node_type
         self.executed = executed
         super().__init__(f"Interrupted at node {node_id} ({node_type})")
+
+
+class GraphCycleError(ExecutorError, ValueError):
+    """The graph's links form a cycle (validation reports cycles first; this guards the run)."""
 
 
 def qualified_type_name(exc: BaseException) -> str:

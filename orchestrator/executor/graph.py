@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import GraphCycleError
+
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN")
 
 
@@ -196,5 +198,5 @@ def topological_order(prompt: Mapping[str, Any], nodes: Iterable[str]) -> list[s
             if not deps[user]:
                 heapq.heappush(ready, (node_sort_key(user), user))
     if len(order) != len(node_set):
-        raise ValueError("the graph has a dependency cycle")
+        raise GraphCycleError("the graph has a dependency cycle")
     return order

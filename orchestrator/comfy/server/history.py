@@ -9,6 +9,8 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
+from orchestrator.errors import ConfigError
+
 DEFAULT_MAX_HISTORY = 10000
 
 
@@ -32,7 +34,7 @@ def make_entry(
 class History:
     def __init__(self, max_items: int = DEFAULT_MAX_HISTORY) -> None:
         if max_items < 1:
-            raise ValueError("history size must be at least 1")
+            raise ConfigError("history size must be at least 1")
         self.max_items = max_items
         self._entries: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._lock = threading.Lock()
