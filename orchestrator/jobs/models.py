@@ -59,7 +59,13 @@ class JobEvent(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(16))  # state | progress
+    state: Mapped[str] = mapped_column(String(16))  # the job's state after the change
+    attempt: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return {"state": self.state, "attempt": self.attempt}
 
 
 class Instance(Base):

@@ -56,7 +56,7 @@ class JobStore:
                 .values(**values)
             ).rowcount
             if moved and event:
-                s.add(JobEvent(job_id=job_id, kind=event))
+                s.add(JobEvent(job_id=job_id, kind=event, state=values.get("state", "running"), attempt=attempt))
             return bool(moved)
 
     # ------------------------------------------------------------ jobs
@@ -80,7 +80,7 @@ class JobStore:
         with transaction(self.factory) as s:
             s.add(job)
             s.flush()
-            s.add(JobEvent(job_id=job.id, kind="state"))
+            s.add(JobEvent(job_id=job.id, kind="state", state=job.state, attempt=0))
         return job
 
     def create_cached_job(self, user_id: str, source: Job, parameters: dict[str, Any], image_path: str) -> Job:
@@ -96,7 +96,7 @@ class JobStore:
         with transaction(self.factory) as s:
             s.add(job)
             s.flush()
-            s.add(JobEvent(job_id=job.id, kind="state"))
+            s.add(JobEvent(job_id=job.id, kind="state", state=job.state, attempt=0))
         return job
 
     def find_cached(self, cache_key: str) -> Job | None:
@@ -148,7 +148,7 @@ class JobStore:
                 update(Job).where(Job.id == job_id, Job.state == "queued")
                 .values(state="cancelled", finished_at=now, cancel_requested=True)
             ).rowcount:
-                s.add(JobEvent(job_id=job_id, kind="state"))
+                s.add(JobEvent(job_id=job_id, kind="state", state="cancelled", attempt=s.get(Job, job_id).attempt))
                 return "cancelled"
             s.execute(update(Job).where(Job.id == job_id, Job.state == "running").values(cancel_requested=True))
             job = s.get(Job, job_id)
@@ -159,6 +159,8 @@ class JobStore:
     def claim_next(self, instance_id: str) -> Claim | None:
         with transaction(self.factory) as s:
             postgres = s.get_bind().dialect.name == "postgresql"
+            if not postgres:  # a no-op write first takes SQLite's write lock, so claims run one at a time
+                s.execute(update(Instance).where(Instance.id == instance_id).values(queue=Instance.queue))
             inst_q = select(Instance).where(Instance.id == instance_id)
             # One claimer per instance at a time, so "at most one waiting" holds across replicas.
             inst = s.scalars(inst_q.with_for_update() if postgres else inst_q).first()
@@ -170,9 +172,10 @@ class JobStore:
             if (busy or 0) >= MAX_ON_INSTANCE:
                 return None
             have = set(inst.node_types or [])
-            waiting = select(Job).where(Job.state == "queued", Job.instance_id.is_(None)).order_by(Job.created_at)
-            waiting = waiting.limit(CLAIM_WINDOW)
-            candidates = s.scalars(waiting.with_for_update(skip_locked=True) if postgres else waiting).all()
+            candidates = s.scalars(
+                select(Job).where(Job.state == "queued", Job.instance_id.is_(None))
+                .order_by(Job.created_at).limit(CLAIM_WINDOW)
+            ).all()
             if not candidates:
                 return None
             load = dict(s.execute(
@@ -186,6 +189,10 @@ class JobStore:
                     needed = frozenset()
                 if not needed <= have:
                     continue
+                if postgres:  # another replica taking this very row: skip it rather than wait
+                    free = select(Job.id).where(Job.id == job.id, Job.state == "queued", Job.instance_id.is_(None))
+                    if s.scalar(free.with_for_update(skip_locked=True)) is None:
+                        continue
                 now, attempt = utcnow(), job.attempt + 1
                 moved = s.execute(
                     update(Job).where(Job.id == job.id, Job.attempt == job.attempt, Job.state == "queued",

@@ -20,7 +20,10 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-from contract_store import ContractStore, reap  # noqa: E402
+from orchestrator.core.db import session_factory, upgrade  # noqa: E402
+from orchestrator.jobs.reaper import reap  # noqa: E402
+from orchestrator.jobs.store import JobStore  # noqa: E402
+from orchestrator.users.store import UserStore  # noqa: E402
 
 WORKFLOWS = HERE / "workflows"
 ROOT = HERE.parents[2]
@@ -86,8 +89,15 @@ def instances(tmp_path: Path) -> Iterator[Instances]:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ContractStore:
-    return ContractStore(str(tmp_path / "jobs.db"))
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    return url
+
+
+@pytest.fixture
+def store(db_url: str) -> JobStore:
+    return JobStore(session_factory(db_url))
 
 
 @pytest.fixture
@@ -110,15 +120,20 @@ def settings(tmp_path: Path) -> SimpleNamespace:
 
 
 @pytest.fixture
-def make_job(store: ContractStore, tmp_path: Path) -> Any:
+def make_job(store: JobStore, db_url: str, tmp_path: Path) -> Any:
     uploads = tmp_path / "uploads"
     uploads.mkdir()
+    users = UserStore(session_factory(db_url))
+
+    def user_id(name: str) -> str:
+        user = users.by_name(name) or users.add(name, "password-" + name)
+        return user.id
 
     def make(user: str = "alice", seed: int = 7, **params: Any) -> Any:
         image = uploads / f"{user}-{len(list(uploads.iterdir()))}.png"
         buffer = io.BytesIO()
         Image.new("RGB", (8, 8), (10, 20, 30)).save(buffer, "PNG")
         image.write_bytes(buffer.getvalue())
-        return store.create_job(user, "dispatch_test", {"seed": seed, **params}, str(image), seed=seed)
+        return store.create_job(user_id(user), "dispatch_test", {"seed": seed, **params}, str(image), seed=seed)
 
     return make

@@ -18,6 +18,11 @@ def register(store: Any, instance_id: str, url: str) -> None:
     store.instance_seen(instance_id, sorted(NODE_CLASS_MAPPINGS))
 
 
+def snapshot(job: Any) -> tuple[Any, ...]:
+    """The fields a duplicate delivery must not change."""
+    return (job.state, job.attempt, job.instance_id, job.prompt_id, job.outputs, job.finished_at, job.error)
+
+
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import HERE, ROOT, WORKFLOWS
-from helpers import async_wait_until, saved_videos, wait_until
+from helpers import async_wait_until, saved_videos, snapshot, wait_until
 
 from orchestrator.dispatch import build_dispatcher
 from orchestrator.dispatch.celery_app import TASK_NAME
@@ -32,8 +32,8 @@ def _redis_up() -> bool:
 
 
 class Workers:
-    def __init__(self, tmp: Path, settings, store) -> None:
-        self.tmp, self.settings, self.store = tmp, settings, store
+    def __init__(self, tmp: Path, settings, db_url: str) -> None:
+        self.tmp, self.settings, self.db_url = tmp, settings, db_url
         self.procs: dict[str, subprocess.Popen] = {}
         self.logs: dict[str, Path] = {}
 
@@ -44,7 +44,7 @@ class Workers:
             "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE)]),
             "WAN_WORKFLOWS_DIR": str(WORKFLOWS),
             "WAN_I2V_STORE_FACTORY": "worker_store:make",
-            "TEST_STORE_PATH": self.store.path,
+            "TEST_DATABASE_URL": self.db_url,
             "TEST_BROKER_URL": BROKER,
             "TEST_VIDEOS_DIR": str(s.VIDEOS_DIR),
         }
@@ -77,14 +77,14 @@ class Workers:
 
 
 @pytest.fixture
-def celery_setup(tmp_path, instances, store, settings, reaper):
+def celery_setup(tmp_path, instances, store, db_url, settings, reaper):
     if not _redis_up():
         pytest.skip("Redis at 127.0.0.1:6379 is not reachable")
     settings.BROKER_URL = BROKER
     run = uuid.uuid4().hex[:8]
     urls = instances.start(2)
     queues = [f"t{run}gpu{i}" for i in range(2)]
-    workers = Workers(tmp_path, settings, store)
+    workers = Workers(tmp_path, settings, db_url)
     for queue, url in zip(queues, urls):
         workers.start(queue, url)
     try:
@@ -128,7 +128,7 @@ def test_celery_jobs_use_both_instances_and_ignore_late_duplicates(celery_setup,
     app = build_dispatcher(settings, store).executor.app
     app.send_task(TASK_NAME, args=(job.id, job.attempt), queue=job.instance_id)
     wait_until(lambda: ": 'stale'" in workers.logs[job.instance_id].read_text(), 30, "the duplicate to be handled")
-    assert store.get_job(job.id) == job and len(store.events(job.id)) == events
+    assert snapshot(store.get_job(job.id)) == snapshot(job) and len(store.events(job.id)) == events
     data = {q: i.data for q, i in zip(queues, instances.started)}
     assert len(saved_videos(data[job.instance_id], job.id)) == 1
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from helpers import async_wait_until, comfy_queue, register, saved_videos
+from helpers import async_wait_until, comfy_queue, register, saved_videos, snapshot, wait_until
 
 from orchestrator.comfy import client as comfy_client
 from orchestrator.comfy.client import ComfyClient, ComfyUnavailable
@@ -70,10 +70,10 @@ def test_a_finished_or_superseded_attempt_is_ignored(instances, store, settings,
     claim = _claim(store)
     inst = Instance("gpu0", url)
     assert asyncio.run(drive(store, settings, job.id, claim.attempt, inst)) == "succeeded"
-    before = (store.get_job(job.id), len(store.events(job.id)))
+    before = (snapshot(store.get_job(job.id)), len(store.events(job.id)))
     assert asyncio.run(drive(store, settings, job.id, claim.attempt, inst)) == "stale"
     assert asyncio.run(drive(store, settings, job.id, claim.attempt + 1, inst)) == "stale"
-    after = (store.get_job(job.id), len(store.events(job.id)))
+    after = (snapshot(store.get_job(job.id)), len(store.events(job.id)))
     assert after == before
     assert len(saved_videos(instances.started[0].data, job.id)) == 1
 
@@ -136,8 +136,8 @@ def test_timeout_interrupts_and_fails(instances, store, settings, make_job) -> N
     assert asyncio.run(drive(store, settings, job.id, claim.attempt, Instance("gpu0", url))) == "failed"
     failed = store.get_job(job.id)
     assert failed.state == "failed" and "timeout" in failed.error
-    queue = asyncio.run(comfy_queue(url))
-    assert not queue.running and not queue.pending  # interrupted, not left burning the GPU
+    # Interrupted (it takes effect at the next tick), not left burning the GPU for its 20 s.
+    wait_until(lambda: not (q := asyncio.run(comfy_queue(url))).running and not q.pending, 5, "an empty queue")
 
 
 def test_progress_silence_interrupts_and_fails(instances, store, settings, make_job) -> None:
@@ -166,8 +166,9 @@ def test_cancel_running_and_pending_in_comfyui(instances, store, settings, make_
 
     async def main() -> list[str]:
         a = asyncio.create_task(drive(store, settings, first.job_id, first.attempt, inst))
-        b = asyncio.create_task(drive(store, settings, second.job_id, second.attempt, inst))
+        # B is submitted once A runs, so ComfyUI's order (submission order) is A then B.
         await async_wait_until(lambda: (store.get_job(running_job.id).progress or 0) > 0, what="progress")
+        b = asyncio.create_task(drive(store, settings, second.job_id, second.attempt, inst))
         await async_wait_until(lambda: store.get_job(pending_job.id).state == "running", what="submitted")
         queue = await comfy_queue(url)
         assert prompt_id_for(pending_job.id, second.attempt) in queue.pending
@@ -180,8 +181,7 @@ def test_cancel_running_and_pending_in_comfyui(instances, store, settings, make_
 
     assert asyncio.run(main()) == ["cancelled"]
     assert store.get_job(running_job.id).state == store.get_job(pending_job.id).state == "cancelled"
-    queue = asyncio.run(comfy_queue(url))
-    assert not queue.running and not queue.pending
+    wait_until(lambda: not (q := asyncio.run(comfy_queue(url))).running and not q.pending, 5, "an empty queue")
     assert saved_videos(instances.started[0].data, running_job.id) == []
 
 

@@ -6,12 +6,13 @@ import os
 from pathlib import Path
 from types import SimpleNamespace
 
-from contract_store import ContractStore
+from orchestrator.core.db import session_factory
+from orchestrator.jobs.store import JobStore
 
 NUMBERS = ("JOB_TIMEOUT_S", "PROGRESS_SILENCE_S", "HEARTBEAT_S", "HEARTBEAT_STALE_S", "DISPATCH_POLL_S")
 
 
-def make() -> tuple[SimpleNamespace, ContractStore]:
+def make() -> tuple[SimpleNamespace, JobStore]:
     env = os.environ
     settings = SimpleNamespace(
         BROKER_URL=env["TEST_BROKER_URL"],
@@ -19,4 +20,4 @@ def make() -> tuple[SimpleNamespace, ContractStore]:
         RETRY_LIMIT=int(env.get("TEST_RETRY_LIMIT", "3")),
         **{name: float(env[f"TEST_{name}"]) for name in NUMBERS},
     )
-    return settings, ContractStore(env["TEST_STORE_PATH"], create=False)
+    return settings, JobStore(session_factory(env["TEST_DATABASE_URL"]), settings.RETRY_LIMIT)
