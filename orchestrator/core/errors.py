@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
 
-class ServiceError(Exception):
+
+class ServiceError(OrchestratorError):
     """Base of every error the service reports to a client (HTTP or CLI)."""
 
     status = 400
