@@ -106,7 +106,7 @@ def test_comfyui_reads_models_from_the_mount_and_keeps_its_folders_under_data() 
     for kind in ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers"):
         assert kind in config[kind].split(), kind
     script = (DOCKER / "comfyui" / "entrypoint.sh").read_text()
-    for flag in ("--listen 0.0.0.0", "--port 8188", "--extra-model-paths-config /opt/ComfyUI/extra_model_paths.yaml",
+    for flag in ("--listen 0.0.0.0", "--port 8188", "--extra-model-paths-config /opt/wan-i2v/extra_model_paths.yaml",
                  "--input-directory /data/input", "--output-directory /data/output", "--temp-directory /data/temp"):
         assert flag in script, flag
     assert subprocess.run(["sh", "-n", str(DOCKER / "comfyui" / "entrypoint.sh")]).returncode == 0
