@@ -16,7 +16,8 @@ from docker_files import DOCKER, ROOT, dockerfile_stages  # noqa: E402
 
 COMFYUI = DOCKER / "Dockerfile.comfyui"
 ORCHESTRATOR = DOCKER / "Dockerfile.orchestrator"
-DOCKERFILES = [COMFYUI, ORCHESTRATOR]
+SAGE2 = DOCKER / "Dockerfile.sage2"
+DOCKERFILES = [COMFYUI, ORCHESTRATOR, SAGE2]
 MODEL_STACK = {"torch", "diffusers", "transformers", "accelerate", "tokenizers", "sentencepiece"}
 
 
@@ -30,8 +31,9 @@ def _last_user(stage) -> str:  # type: ignore[no-untyped-def]
     return users[-1]
 
 
-@pytest.mark.parametrize(("path", "stages"), [(ORCHESTRATOR, ["runtime"]), (COMFYUI, ["comfyui", "jupyter"])])
-def test_images_run_as_a_non_root_user(path: Path, stages: list[str]) -> None:
+@pytest.mark.parametrize(("path", "stages"), [(ORCHESTRATOR, ["runtime"]), (COMFYUI, ["comfyui", "jupyter"]),
+                                             (SAGE2, [None])])
+def test_images_run_as_a_non_root_user(path: Path, stages: list[str | None]) -> None:
     for name in stages:
         user = _last_user(_stage(path, name)).split(":")[0]
         assert user not in ("root", "0"), f"{path.name}:{name} runs as root"
@@ -110,6 +112,16 @@ def test_comfyui_reads_models_from_the_mount_and_keeps_its_folders_under_data() 
                  "--input-directory /data/input", "--output-directory /data/output", "--temp-directory /data/temp"):
         assert flag in script, flag
     assert subprocess.run(["sh", "-n", str(DOCKER / "comfyui" / "entrypoint.sh")]).returncode == 0
+
+
+def test_sageattention_2_builds_for_ada_and_hopper_without_a_gpu() -> None:
+    [stage] = dockerfile_stages(SAGE2)
+    args = dict(a.split("=", 1) for a in stage.all("ARG"))
+    assert args["SAGEATTENTION2_SPEC"].strip('"') == "sageattention==2.2.0"
+    assert args["TORCH_CUDA_ARCH_LIST"].strip('"') == "8.9;9.0"
+    [run] = stage.all("RUN")
+    assert "--no-build-isolation" in run and 'TORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST}"' in run
+    assert "cudnn-devel" in SAGE2.read_text()  # the build needs nvcc: the devel base is named in its usage
 
 
 def test_the_jupyter_stage_can_import_the_node_pack() -> None:
