@@ -7,7 +7,7 @@ it produced last time (last block output - first block input) is added instead.
 The head (norm, projection, unpatchify) always runs.
 
 Hooks, following diffusers' FirstBlockCache/MagCache layout:
-- an indicator hook on `condition_embedder` records the indicator tensor;
+- an indicator hook records the fp32 indicator (the time embedding `e`, or `e0`);
 - a stateful head hook on `blocks[0]` decides compute or skip;
 - block hooks on the other blocks pass through on skips; the tail one records
   the residual.
@@ -190,14 +190,18 @@ def _state(manager: StateManager) -> TeaCacheState:
 
 
 class TeaCacheIndicatorHook(ModelHook):
-    """Records the indicator from `condition_embedder`'s output.
+    """Records the indicator, in fp32.
 
-    In diffusers' WAN model `condition_embedder` returns (temb, timestep_proj, ...):
-    `temb` is the reference model's `e` (time_embedding of the sinusoid) and
-    `timestep_proj` is its `e0` (time_projection(e), the 6-way shift/scale/gate
-    that modulates every block's input). TeaCache's WAN coefficients were fitted
-    on exactly these: `e` in normal mode, `e0` in retention mode. The first block
-    only receives `e0`, so `e` has to be read here.
+    TeaCache's WAN coefficients were fitted on the reference model's fp32 time
+    embedding `e` (normal mode) and its projection `e0` (retention mode: the 6-way
+    shift/scale/gate that modulates every block). In diffusers' WAN model `e` is
+    the output of `condition_embedder.time_embedder`, which diffusers keeps in fp32
+    (`_keep_in_fp32_modules`); `condition_embedder` then casts it to the text dtype
+    (bf16 for bf16 weights) as `temb`. So in normal mode this hook sits on
+    `time_embedder` and reads `e` before that cast. In retention mode it reads
+    `timestep_proj` (`e0`) from `condition_embedder` and upcasts it: diffusers
+    computes it in the weights' dtype, and redoing the 6 x dim x dim projection in
+    fp32 would need an fp32 copy of that weight.
     """
 
     def __init__(self, state_manager: StateManager, use_ret_steps: bool) -> None:
@@ -205,9 +209,9 @@ class TeaCacheIndicatorHook(ModelHook):
         self.state_manager = state_manager
         self.use_ret_steps = use_ret_steps
 
-    def post_forward(self, module: torch.nn.Module, output: tuple) -> tuple:
-        indicator = output[1] if self.use_ret_steps else output[0]
-        _state(self.state_manager).indicator = indicator.detach()
+    def post_forward(self, module: torch.nn.Module, output: torch.Tensor | tuple) -> torch.Tensor | tuple:
+        indicator = output[1] if self.use_ret_steps else output
+        _state(self.state_manager).indicator = indicator.detach().float()
         return output
 
 
@@ -310,25 +314,29 @@ class TeaCacheBlockHook(ModelHook):
         return output
 
 
-def _parts(transformer: torch.nn.Module) -> tuple[torch.nn.Module, list[torch.nn.Module]]:
+def _parts(transformer: torch.nn.Module, use_ret_steps: bool) -> tuple[torch.nn.Module, list[torch.nn.Module]]:
+    """(the module whose output is the indicator, the blocks)."""
     blocks = getattr(transformer, "blocks", None)
     embedder = getattr(transformer, "condition_embedder", None)
-    if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0 or embedder is None:
-        raise ModelFormatError(f"TeaCache needs a WAN transformer (blocks + condition_embedder), got {type(transformer).__name__}.")
-    return embedder, list(blocks)
+    time_embedder = getattr(embedder, "time_embedder", None)
+    if not isinstance(blocks, torch.nn.ModuleList) or len(blocks) == 0 or embedder is None or time_embedder is None:
+        raise ModelFormatError(
+            f"TeaCache needs a WAN transformer (blocks + condition_embedder.time_embedder), got {type(transformer).__name__}."
+        )
+    return (embedder if use_ret_steps else time_embedder), list(blocks)
 
 
 def apply_teacache(transformer: torch.nn.Module, config: TeaCacheConfig) -> None:
     """Install TeaCache on a diffusers WanTransformer3DModel (replacing any earlier one)."""
     remove_teacache(transformer)
-    embedder, blocks = _parts(transformer)
+    indicator_source, blocks = _parts(transformer, config.use_ret_steps)
     root = HookRegistry.check_if_exists_or_initialize(transformer)  # cache_context starts here
     manager = StateManager(TeaCacheState)
 
     def register(module: torch.nn.Module, hook: ModelHook, name: str) -> None:
         HookRegistry.check_if_exists_or_initialize(module).register_hook(hook, name)
 
-    register(embedder, TeaCacheIndicatorHook(manager, config.use_ret_steps), _TEACACHE_INDICATOR_HOOK)
+    register(indicator_source, TeaCacheIndicatorHook(manager, config.use_ret_steps), _TEACACHE_INDICATOR_HOOK)
     # The tail hook goes on before the head hook so that, with a single block, the head wraps the tail.
     for block in blocks[1:-1]:
         register(block, TeaCacheBlockHook(manager, config, is_tail=False), _TEACACHE_BLOCK_HOOK)

@@ -92,11 +92,13 @@ def sample(
     started = time.perf_counter()
     with _accelerated(model, teacache, steps, image, stats):
         for t in sched.timesteps:
-            host.throw_if_interrupted()
             model_input = torch.cat([latents, condition.float()], dim=1).to(model.dtype)
             timestep = t.expand(1).to(device)
             preds = {}
             for branch, context in contexts.items():
+                # Before every transformer pass (the long part; a 14B pass can take a minute), so an
+                # interrupt stops the run within one pass, without waiting for the step's end.
+                host.throw_if_interrupted()
                 with transformer.cache_context(branch):
                     preds[branch] = transformer(
                         hidden_states=model_input,

@@ -11,6 +11,7 @@ from comfy_nodes.errors import ParameterError
 STEPS = 6
 TIMESTEPS = [1000.0 * (1 - i / STEPS) for i in range(STEPS)]
 IDENTITY_POLY = (1.0, 0.0)  # rescale(rel) == rel, so skips are easy to predict
+COEFFS_480P = teacache.COEFFICIENTS["480p"]
 
 
 def _hook_names(model: torch.nn.Module) -> set[str]:
@@ -217,3 +218,162 @@ def test_invalid_config_is_rejected():
         teacache.TeaCacheConfig(threshold=0.2, coefficients=IDENTITY_POLY, num_steps=10, start_step=8, end_step=4)
     with pytest.raises(ParameterError):
         teacache.TeaCacheSettings(threshold=0.2).for_run(10, "1080p")
+
+
+# ---------------------------------------------------------------- with latents that change, as in sampling
+
+
+def _smooth_tiny(factory, seed: int = 0, fp_dtype: torch.dtype = torch.float32):
+    """A tiny model whose time embedding moves 4-25% per step, as a trained WAN's does.
+
+    Random weights on the high-frequency sinusoids (periods far below the spacing of the
+    timesteps) make the embedding jump randomly between steps; a trained model's is smooth
+    in t. Zeroing those inputs gives the indicator realistic changes, so the real
+    polynomials and thresholds both skip and compute.
+    """
+    model = factory(seed)
+    with torch.no_grad():
+        weight = model.condition_embedder.time_embedder.linear_1.weight
+        half = weight.shape[1] // 2
+        for start in (0, half):
+            weight[:, start : start + 8] = 0
+    if fp_dtype != torch.float32:
+        model = model.to(fp_dtype)
+        model.condition_embedder.time_embedder.float()  # as diffusers keeps it (_keep_in_fp32_modules)
+    return model
+
+
+def _euler_sample(model, inputs, steps: int, cfg: float = 5.0, shift: float = 3.0, on_pass=None):
+    """Flow-matching Euler sampling with CFG: the latents change every step. Returns (latent, skipped flags)."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+
+    sched = FlowMatchEulerDiscreteScheduler(shift=shift)
+    sched.set_timesteps(steps)
+    x = inputs["hidden_states"][:, :16].clone()
+    condition = inputs["hidden_states"][:, 16:]
+    contexts = {"cond": inputs["encoder_hidden_states"], "uncond": inputs["negative"]}
+    skipped: list[bool] = []
+    for t in sched.timesteps:
+        preds = {}
+        for branch, context in contexts.items():
+            before = teacache.teacache_stats(model).get(branch, {}).get("skipped", 0)
+            with model.cache_context(branch), torch.no_grad():
+                preds[branch] = model(
+                    hidden_states=torch.cat([x, condition], 1).to(model.dtype),
+                    timestep=t.expand(1),
+                    encoder_hidden_states=context.to(model.dtype),
+                    encoder_hidden_states_image=inputs["encoder_hidden_states_image"].to(model.dtype),
+                    return_dict=False,
+                )[0].float()
+            skipped.append(teacache.teacache_stats(model).get(branch, {}).get("skipped", 0) > before)
+            if on_pass is not None:
+                on_pass(branch, skipped[-1])
+        x = sched.step(preds["uncond"] + cfg * (preds["cond"] - preds["uncond"]), t, x, return_dict=False)[0]
+    return x, skipped, sched.timesteps
+
+
+def _reference_skips(model, timesteps, coefficients, threshold: float) -> list[bool]:
+    """TeaCache's own WAN 2.1 decision rule, written out independently: one counter over both
+    branches (even = cond, odd = uncond), the first step and the last step always computed,
+    np.poly1d of the relative L1 change of the fp32 time embedding, accumulated in float."""
+    import numpy as np
+
+    poly = np.poly1d(coefficients)
+    with torch.no_grad():
+        embedder = model.condition_embedder
+        e = [embedder.time_embedder(embedder.timesteps_proj(t.expand(1)).float()).float() for t in timesteps]
+    steps = len(timesteps)
+    ret_steps, cutoff = 1 * 2, steps * 2 - 2
+    accumulated, previous, skips, cnt = [0.0, 0.0], [None, None], [], 0
+    for i in range(steps):
+        for parity in (0, 1):
+            if cnt < ret_steps or cnt >= cutoff:
+                compute = True
+                accumulated[parity] = 0.0
+            else:
+                rel = ((e[i] - previous[parity]).abs().mean() / previous[parity].abs().mean()).item()
+                accumulated[parity] += float(poly(rel))
+                compute = accumulated[parity] >= threshold
+                if compute:
+                    accumulated[parity] = 0.0
+            previous[parity] = e[i]
+            skips.append(not compute)
+            cnt += 1
+    return skips
+
+
+@pytest.mark.parametrize("threshold", [0.2, 0.3])
+def test_real_coefficients_follow_the_reference_rule_and_stay_close(tiny_factory, tiny_inputs, threshold):
+    steps = 30
+    model = _smooth_tiny(tiny_factory)
+    uncached, _, timesteps = _euler_sample(model, tiny_inputs, steps)
+    teacache.apply_teacache(model, teacache.TeaCacheSettings(threshold=threshold).for_run(steps, "480p"))
+    cached, skipped, _ = _euler_sample(model, tiny_inputs, steps)
+
+    expected = _reference_skips(model, timesteps, teacache.COEFFICIENTS["480p"], threshold)
+    assert skipped == expected
+    assert 0 < sum(skipped) < 2 * (steps - 2), "the threshold should both skip and compute here"
+    # The result stays close to the uncached one: a small fraction of how far sampling moved.
+    start = tiny_inputs["hidden_states"][:, :16]
+    drift = ((cached - uncached).norm() / (uncached - start).norm()).item()
+    assert drift < 0.05, f"TeaCache moved the result by {drift:.1%} of the sampling's own change"
+
+
+def test_a_skipped_pass_is_the_current_input_plus_the_cached_residual(tiny_factory, tiny_inputs):
+    model = _smooth_tiny(tiny_factory)
+    teacache.apply_teacache(model, teacache.TeaCacheConfig(threshold=5.0, coefficients=IDENTITY_POLY, num_steps=8))
+    seen: dict[str, list[tuple[torch.Tensor, torch.Tensor, bool]]] = {"cond": [], "uncond": []}
+    current: dict[str, torch.Tensor] = {}
+
+    def block_input(module, args, kwargs):
+        current["in"] = (args[0] if args else kwargs["hidden_states"]).detach().clone()
+
+    def stack_output(module, args, kwargs, output):
+        current["out"] = output.detach().clone()
+
+    handles = [
+        model.blocks[0].register_forward_pre_hook(block_input, with_kwargs=True),
+        model.blocks[-1].register_forward_hook(stack_output, with_kwargs=True),
+    ]
+    try:
+        _euler_sample(model, tiny_inputs, 8, on_pass=lambda branch, skip: seen[branch].append((current["in"], current["out"], skip)))
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    checked = 0
+    for passes in seen.values():
+        residual = None
+        for i, (block_in, block_out, skip) in enumerate(passes):
+            if not skip:
+                residual = block_out - block_in
+                continue
+            assert residual is not None
+            assert not torch.equal(block_in, passes[i - 1][0]), "the latents must change between steps"
+            assert torch.equal(block_out, block_in + residual)  # not the previous output
+            assert not torch.allclose(block_out, passes[i - 1][1])
+            checked += 1
+    assert checked >= 4
+
+
+def test_the_indicator_is_the_fp32_time_embedding_of_a_bf16_model(tiny_factory, tiny_inputs):
+    model = _smooth_tiny(tiny_factory, fp_dtype=torch.bfloat16)
+    teacache.apply_teacache(model, teacache.TeaCacheConfig(threshold=0.3, coefficients=COEFFS_480P, num_steps=4))
+    t = torch.tensor([700.0])
+    with model.cache_context("cond"), torch.no_grad():
+        model(
+            hidden_states=tiny_inputs["hidden_states"].bfloat16(),
+            timestep=t,
+            encoder_hidden_states=tiny_inputs["encoder_hidden_states"].bfloat16(),
+            encoder_hidden_states_image=tiny_inputs["encoder_hidden_states_image"].bfloat16(),
+            return_dict=False,
+        )
+    state = teacache._head_hook(model).state_manager._state_cache["cond"]
+    embedder = model.condition_embedder
+    with torch.no_grad():
+        e = embedder.time_embedder(embedder.timesteps_proj(t).float())
+        temb = embedder(t, tiny_inputs["encoder_hidden_states"].bfloat16())[0]
+    assert e.dtype == torch.float32 and temb.dtype == torch.bfloat16
+    assert state.previous_indicator.dtype == torch.float32
+    assert torch.equal(state.previous_indicator, e)
+    assert not torch.equal(state.previous_indicator, temb.float())  # the bf16-rounded copy differs

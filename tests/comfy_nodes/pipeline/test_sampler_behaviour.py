@@ -72,6 +72,31 @@ def test_interrupt_stops_between_steps(parts):
     assert seen == [1, 2]
 
 
+@pytest.mark.parametrize("threshold", [0.0, 0.3])
+def test_an_interrupt_during_a_pass_stops_before_the_next_pass(parts, threshold):
+    # Requested while step 2's cond pass runs: its uncond pass must not start (a 14B pass
+    # takes up to a minute), with TeaCache off and on.
+    from comfy_nodes.accel.teacache import TeaCacheSettings
+
+    model, _, prompts, embeds = parts
+    passes = []
+
+    def count(module, args, kwargs):
+        passes.append(1)
+        if len(passes) == 3:  # step 1: cond, uncond; step 2: cond
+            host.request_interrupt()
+
+    handle = model.transformer.register_forward_pre_hook(count, with_kwargs=True)
+    try:
+        with pytest.raises(Interrupted):
+            sampling.sample(model, prompts, embeds, steps=6, cfg=5.0, shift=3.0, seed=1,
+                            teacache=TeaCacheSettings(threshold=threshold))  # fmt: skip
+    finally:
+        handle.remove()
+        host.clear_interrupt()
+    assert len(passes) == 3
+
+
 def test_cfg_one_runs_a_single_branch(parts):
     model, _, prompts, embeds = parts
     latent = sampling.sample(model, prompts, embeds, steps=2, cfg=1.0, shift=3.0, seed=0)
