@@ -164,6 +164,11 @@ export function JobPage() {
       )}
       {data.state === "succeeded" && (
         <>
+          <ProgressBar
+            value={1}
+            label={t("job.progress")}
+            valueText={data.steps ? t("job.step", { step: data.steps, steps: data.steps }) : undefined}
+          />
           {data.cached && <p className="notice">{t("job.cached")}</p>}
           {total !== null && <p className="timing">{t("job.took", { time: formatDuration(total) })}</p>}
           <JobResult job={data} />

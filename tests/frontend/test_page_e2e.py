@@ -1,0 +1,237 @@
+"""The web page in a real browser (Debian's Chromium via Playwright) against a real orchestrator
+with an embedded instance and the demo model: log in, refuse a wrong file, upload, generate,
+watch the progress reach 100%, play and download the video, find it in the gallery; another user
+cannot open it; the Russian page; the admin's instances; a phone-sized screen. Screenshots of each
+page and the page's benchmark figures are written to the output folder (see conftest.py)."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .conftest import DIST, PASSWORDS, Server
+
+pytestmark = pytest.mark.e2e
+
+PROMPT = "a red square drifts slowly to the left"
+PROGRESS_TIMEOUT_MS = 240_000
+
+
+def _png(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
+    from PIL import Image
+
+    Image.new("RGB", size, (200, 90, 40)).save(path)
+    return path
+
+
+def _login(page: Any, server: Server, username: str, password: str, *, user_label: str = "User name",
+           password_label: str = "Password", submit: str = "Log in") -> None:
+    page.goto(f"{server.url}/login")
+    page.get_by_label(user_label).fill(username)
+    page.get_by_label(password_label).fill(password)
+    page.get_by_role("button", name=submit).click()
+    page.wait_for_url(lambda url: not url.endswith("/login"))
+
+
+# The page records every progress value it shows (a MutationObserver on the bar), so the test sees
+# the whole course of the job, not only the values it happened to sample. (Functions, not strings:
+# the server's Content-Security-Policy forbids eval.)
+WATCH_PROGRESS = """() => {
+window.__progress = [];
+new MutationObserver(() => {
+  const bar = document.querySelector('[role=progressbar]');
+  const value = bar && bar.getAttribute('aria-valuenow');
+  if (value !== null && value !== undefined && window.__progress.at(-1) !== Number(value)) window.__progress.push(Number(value));
+}).observe(document, { subtree: true, childList: true, attributes: true, attributeFilter: ['aria-valuenow'] });
+}"""
+
+
+@pytest.fixture(scope="module")
+def finished_job(browser: Any, server: Server, output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """alice's whole run through the page; the later tests look at what it made."""
+    files = tmp_path_factory.mktemp("files")
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.goto(f"{server.url}/")
+    page.get_by_role("heading", name="Log in").wait_for()
+    page.screenshot(path=output_dir / "01-login.png", full_page=True)
+    _login(page, server, "alice", PASSWORDS["alice"])
+    page.get_by_role("heading", name="My videos").wait_for()
+
+    # Time to interactive of the Generate page: from navigation until the form can be used.
+    page.goto(f"{server.url}/generate")
+    page.get_by_label("Model").locator("option").first.wait_for(state="attached")
+    page.get_by_label("Prompt", exact=True).wait_for()
+    tti_ms = page.evaluate("performance.now()")
+
+    # A wrong file type is refused before any upload, with the reason, and Generate stays off.
+    text_file = files / "notes.txt"
+    text_file.write_text("not an image")
+    page.locator("input[type=file]").set_input_files(str(text_file))
+    page.get_by_role("alert").filter(has_text="is not a PNG, JPEG or WebP image").wait_for()
+    generate = page.get_by_role("button", name="Generate")
+    assert generate.is_disabled()
+    page.screenshot(path=output_dir / "02-generate-wrong-file.png", full_page=True)
+
+    page.locator("input[type=file]").set_input_files(str(_png(files / "start.png")))
+    page.get_by_role("img", name="Preview of the start image").wait_for()
+    page.get_by_text("320 × 240 px").first.wait_for()
+    page.get_by_label("Prompt", exact=True).fill(PROMPT)
+    page.get_by_label("Duration (seconds)").fill("0.25")
+    page.get_by_text("5 frames at 16 fps = 0.25 s").wait_for()
+    page.get_by_text("Advanced settings").click()
+    page.get_by_label("Steps", exact=True).fill("2")
+    page.get_by_text("Video size:").wait_for()
+    assert generate.is_enabled(), page.locator(".reasons").all_inner_texts()
+    page.screenshot(path=output_dir / "03-generate.png", full_page=True)
+
+    generate.click()
+    page.wait_for_url("**/jobs/*")
+    job_id = page.url.rstrip("/").split("/")[-1]
+    page.evaluate(WATCH_PROGRESS)
+    page.get_by_role("progressbar").wait_for()
+    page.screenshot(path=output_dir / "04-job-running.png", full_page=True)
+
+    bar = page.get_by_role("progressbar", name="Progress")
+    page.wait_for_function(
+        "() => document.querySelector('[role=progressbar]')?.getAttribute('aria-valuenow') === '100'"
+        " && document.querySelector('video') !== null",
+        timeout=PROGRESS_TIMEOUT_MS,
+    )
+    assert bar.get_attribute("aria-valuetext") == "Step 2 of 2"
+    progress = page.evaluate("window.__progress")
+    page.get_by_role("link", name="Download MP4").wait_for()
+
+    # The video element plays: its metadata loads (duration > 0) and time moves on after Play.
+    page.wait_for_function("() => document.querySelector('video').duration > 0", timeout=30_000)
+    duration = page.evaluate("document.querySelector('video').duration")
+    page.evaluate("() => { const v = document.querySelector('video'); v.pause(); v.currentTime = 0; }")
+    page.get_by_role("button", name="Play").click()
+    page.wait_for_function("() => !document.querySelector('video').paused && document.querySelector('video').currentTime > 0",
+                           timeout=30_000)
+    page.screenshot(path=output_dir / "05-job-done.png", full_page=True)
+
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download MP4").click()
+    saved = files / download_info.value.suggested_filename
+    download_info.value.save_as(saved)
+
+    seed = page.get_by_test_id("job-seed").inner_text()
+    page.get_by_role("link", name="My videos").click()
+    card = page.get_by_role("link", name=f"Open video: {PROMPT}")
+    card.wait_for()
+    page.wait_for_function("() => [...document.querySelectorAll('.gallery img')].some(i => i.complete && i.naturalWidth > 0)",
+                           timeout=30_000)
+    card_text = card.inner_text()
+    page.screenshot(path=output_dir / "06-home.png", full_page=True)
+    context.close()
+    return {"id": job_id, "progress": progress, "duration": duration, "download": saved, "seed": seed,
+            "card": card_text, "tti_ms": tti_ms, "errors": errors}
+
+
+def test_generate_watch_play_download(finished_job: dict[str, Any]) -> None:
+    progress = finished_job["progress"]
+    assert progress and progress[-1] == 100, progress
+    # Watched live: steps in between were shown, not only the end. (The API reports each node's own
+    # share, so a later node, e.g. the VAE decode, may start the bar again from its beginning.)
+    assert any(0 < value < 100 for value in progress), progress
+    assert finished_job["duration"] > 0
+    video = finished_job["download"].read_bytes()
+    assert len(video) > 1000 and video[4:8] == b"ftyp", "the download is not an MP4"
+    assert finished_job["download"].suffix == ".mp4"
+    assert finished_job["seed"].isdigit()
+    assert finished_job["errors"] == []
+
+
+def test_gallery_shows_the_job(finished_job: dict[str, Any]) -> None:
+    assert "Done" in finished_job["card"]
+    assert PROMPT in finished_job["card"]
+
+
+def test_another_user_cannot_open_the_job(browser: Any, server: Server, finished_job: dict[str, Any]) -> None:
+    context = browser.new_context(locale="en-US")
+    page = context.new_page()
+    _login(page, server, "bob", PASSWORDS["bob"])
+    page.goto(f"{server.url}/jobs/{finished_job['id']}")
+    page.get_by_role("alert").filter(has_text="This job does not exist, or it is not yours.").wait_for()
+    assert page.locator("video").count() == 0
+    page.goto(f"{server.url}/")
+    page.get_by_text("No videos yet.").wait_for()
+    context.close()
+
+
+def test_russian_page(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+    context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{server.url}/")
+    page.get_by_role("heading", name="Вход").wait_for()
+    assert page.evaluate("document.documentElement.lang") == "ru"
+    _login(page, server, "alice", PASSWORDS["alice"], user_label="Имя пользователя", password_label="Пароль",
+           submit="Войти")
+    page.get_by_role("heading", name="Мои видео").wait_for()
+    page.get_by_text("Готово").first.wait_for()
+    page.screenshot(path=output_dir / "07-home-ru.png", full_page=True)
+    page.goto(f"{server.url}/jobs/{finished_job['id']}")
+    page.get_by_role("link", name="Скачать MP4").wait_for()
+    page.screenshot(path=output_dir / "08-job-ru.png", full_page=True)
+    # Switched back to English, the choice is remembered on the next visit.
+    page.get_by_label("Язык").select_option("en")
+    page.get_by_role("link", name="Download MP4").wait_for()
+    page.reload()
+    page.get_by_role("link", name="Download MP4").wait_for()
+    context.close()
+
+
+def test_admin_sees_instances(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, server, "admin", server.admin_password)
+    page.get_by_role("heading", name="All videos").wait_for()
+    table = page.get_by_role("table")
+    table.wait_for()
+    assert "up" in table.inner_text()
+    page.get_by_text("by alice").first.wait_for()
+    page.screenshot(path=output_dir / "09-home-admin.png", full_page=True)
+    context.close()
+
+
+def test_phone_layout(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+    context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    _login(page, server, "alice", PASSWORDS["alice"])
+    for name, path in (("generate", "/generate"), ("job", f"/jobs/{finished_job['id']}"), ("home", "/")):
+        page.goto(f"{server.url}{path}")
+        page.locator("h1").first.wait_for()
+        page.wait_for_load_state("networkidle")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"the {name} page is wider than a phone screen by {overflow}px"
+        page.screenshot(path=output_dir / f"10-phone-{name}.png", full_page=True)
+    context.close()
+
+
+def test_benchmark_figures(finished_job: dict[str, Any], output_dir: Path) -> None:
+    """Bundle size (gzip) of the built page and time to interactive of the Generate page."""
+    assets = sorted((DIST / "assets").glob("*"))
+    sizes = {p.name: {"bytes": p.stat().st_size, "gzip": len(gzip.compress(p.read_bytes(), 9))}
+             for p in assets if p.suffix in (".js", ".css")}
+    js_gzip = sum(v["gzip"] for k, v in sizes.items() if k.endswith(".js"))
+    css_gzip = sum(v["gzip"] for k, v in sizes.items() if k.endswith(".css"))
+    figures = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "bundle_js_gzip_bytes": js_gzip,
+        "bundle_css_gzip_bytes": css_gzip,
+        "assets": sizes,
+        "generate_page_time_to_interactive_ms": round(finished_job["tti_ms"]),
+    }
+    (output_dir / "benchmark.json").write_text(json.dumps(figures, indent=2) + "\n")
+    print(f"\npage bundle: {js_gzip / 1000:.1f} kB JS + {css_gzip / 1000:.1f} kB CSS (gzip); "
+          f"Generate page interactive after {figures['generate_page_time_to_interactive_ms']} ms")
+    assert js_gzip > 0 and figures["generate_page_time_to_interactive_ms"] > 0
+    assert js_gzip < 250_000, "the page's JavaScript grew past 250 kB gzip"
