@@ -32,6 +32,8 @@ class Server:
     env: dict[str, str]
     admin_password: str
     log: Path
+    passwords: dict[str, str]
+    dist: Path
 
 
 def _free_port() -> int:
@@ -113,7 +115,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     try:
         _wait_healthy(url, process, log)
         admin_password = (data / "dev-admin.txt").read_text().strip()
-        yield Server(url=url, env=env, admin_password=admin_password, log=log)
+        yield Server(url=url, env=env, admin_password=admin_password, log=log, passwords=dict(PASSWORDS), dist=DIST)
     finally:
         process.terminate()
         try:

@@ -14,8 +14,6 @@ from typing import Any
 
 import pytest
 
-from .conftest import DIST, PASSWORDS, Server
-
 pytestmark = pytest.mark.e2e
 
 PROMPT = "a red square drifts slowly to the left"
@@ -29,7 +27,7 @@ def _png(path: Path, size: tuple[int, int] = (320, 240)) -> Path:
     return path
 
 
-def _login(page: Any, server: Server, username: str, password: str, *, user_label: str = "User name",
+def _login(page: Any, server: Any, username: str, password: str, *, user_label: str = "User name",
            password_label: str = "Password", submit: str = "Log in") -> None:
     page.goto(f"{server.url}/login")
     page.get_by_label(user_label).fill(username)
@@ -52,7 +50,7 @@ new MutationObserver(() => {
 
 
 @pytest.fixture(scope="module")
-def finished_job(browser: Any, server: Server, output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def finished_job(browser: Any, server: Any, output_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """alice's whole run through the page; the later tests look at what it made."""
     files = tmp_path_factory.mktemp("files")
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US", accept_downloads=True)
@@ -62,7 +60,7 @@ def finished_job(browser: Any, server: Server, output_dir: Path, tmp_path_factor
     page.goto(f"{server.url}/")
     page.get_by_role("heading", name="Log in").wait_for()
     page.screenshot(path=output_dir / "01-login.png", full_page=True)
-    _login(page, server, "alice", PASSWORDS["alice"])
+    _login(page, server, "alice", server.passwords["alice"])
     page.get_by_role("heading", name="My videos").wait_for()
 
     # Time to interactive of the Generate page: from navigation until the form can be used.
@@ -155,10 +153,10 @@ def test_gallery_shows_the_job(finished_job: dict[str, Any]) -> None:
     assert PROMPT in finished_job["card"]
 
 
-def test_another_user_cannot_open_the_job(browser: Any, server: Server, finished_job: dict[str, Any]) -> None:
+def test_another_user_cannot_open_the_job(browser: Any, server: Any, finished_job: dict[str, Any]) -> None:
     context = browser.new_context(locale="en-US")
     page = context.new_page()
-    _login(page, server, "bob", PASSWORDS["bob"])
+    _login(page, server, "bob", server.passwords["bob"])
     page.goto(f"{server.url}/jobs/{finished_job['id']}")
     page.get_by_role("alert").filter(has_text="This job does not exist, or it is not yours.").wait_for()
     assert page.locator("video").count() == 0
@@ -167,13 +165,13 @@ def test_another_user_cannot_open_the_job(browser: Any, server: Server, finished
     context.close()
 
 
-def test_russian_page(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+def test_russian_page(browser: Any, server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     context = browser.new_context(locale="ru-RU", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.goto(f"{server.url}/")
     page.get_by_role("heading", name="Вход").wait_for()
     assert page.evaluate("document.documentElement.lang") == "ru"
-    _login(page, server, "alice", PASSWORDS["alice"], user_label="Имя пользователя", password_label="Пароль",
+    _login(page, server, "alice", server.passwords["alice"], user_label="Имя пользователя", password_label="Пароль",
            submit="Войти")
     page.get_by_role("heading", name="Мои видео").wait_for()
     page.get_by_text("Готово").first.wait_for()
@@ -189,7 +187,7 @@ def test_russian_page(browser: Any, server: Server, finished_job: dict[str, Any]
     context.close()
 
 
-def test_admin_sees_instances(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+def test_admin_sees_instances(browser: Any, server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
     page = context.new_page()
     _login(page, server, "admin", server.admin_password)
@@ -202,10 +200,10 @@ def test_admin_sees_instances(browser: Any, server: Server, finished_job: dict[s
     context.close()
 
 
-def test_phone_layout(browser: Any, server: Server, finished_job: dict[str, Any], output_dir: Path) -> None:
+def test_phone_layout(browser: Any, server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
-    _login(page, server, "alice", PASSWORDS["alice"])
+    _login(page, server, "alice", server.passwords["alice"])
     for name, path in (("generate", "/generate"), ("job", f"/jobs/{finished_job['id']}"), ("home", "/")):
         page.goto(f"{server.url}{path}")
         page.locator("h1").first.wait_for()
@@ -216,9 +214,9 @@ def test_phone_layout(browser: Any, server: Server, finished_job: dict[str, Any]
     context.close()
 
 
-def test_benchmark_figures(finished_job: dict[str, Any], output_dir: Path) -> None:
+def test_benchmark_figures(server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     """Bundle size (gzip) of the built page and time to interactive of the Generate page."""
-    assets = sorted((DIST / "assets").glob("*"))
+    assets = sorted((server.dist / "assets").glob("*"))
     sizes = {p.name: {"bytes": p.stat().st_size, "gzip": len(gzip.compress(p.read_bytes(), 9))}
              for p in assets if p.suffix in (".js", ".css")}
     js_gzip = sum(v["gzip"] for k, v in sizes.items() if k.endswith(".js"))

@@ -66,7 +66,7 @@ describe("Player", () => {
     expect(slider).toHaveAttribute("max", "5");
     fireEvent.change(slider, { target: { value: "2.5" } });
     expect(element.currentTime).toBe(2.5);
-    expect(slider).toHaveAttribute("aria-valuetext", "0:02 / 0:05");
+    expect(slider).toHaveAttribute("aria-valuetext", "0:02.5 / 0:05.0");
   });
 
   it("asks for full screen on the player", async () => {

@@ -27,10 +27,12 @@ function Icon({ name }: { name: keyof typeof ICONS }) {
   );
 }
 
-function clock(seconds: number): string {
-  if (!Number.isFinite(seconds) || seconds < 0) return "0:00";
+/** m:ss, with tenths for clips under ten seconds (a 5-frame video lasts 0.3 s). */
+function clock(seconds: number, fine: boolean): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return fine ? "0:00.0" : "0:00";
   const whole = Math.floor(seconds);
-  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  const base = `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, "0")}`;
+  return fine ? `${base}.${Math.floor((seconds - whole) * 10)}` : base;
 }
 
 /** A video with its own labelled controls: play/pause, seek, loop, mute and full screen, over a poster. */
@@ -51,6 +53,8 @@ export function Player({ src, poster, title, autoPlay = false, loop: initialLoop
   useEffect(() => {
     if (video.current) video.current.loop = loop;
   }, [loop]);
+
+  const fine = Number.isFinite(duration) && duration > 0 && duration < 10;
 
   function togglePlay() {
     const element = video.current;
@@ -107,10 +111,10 @@ export function Player({ src, poster, title, autoPlay = false, loop: initialLoop
           step="any"
           value={Math.min(time, Number.isFinite(duration) ? duration : 0)}
           onChange={(e) => seek(Number(e.target.value))}
-          aria-valuetext={t("player.time", { current: clock(time), total: clock(duration) })}
+          aria-valuetext={t("player.time", { current: clock(time, fine), total: clock(duration, fine) })}
         />
         <span className="player-time" aria-hidden="true">
-          {t("player.time", { current: clock(time), total: clock(duration) })}
+          {t("player.time", { current: clock(time, fine), total: clock(duration, fine) })}
         </span>
         <button type="button" aria-pressed={loop} onClick={() => setLoop(!loop)}>
           {t("player.loop")}

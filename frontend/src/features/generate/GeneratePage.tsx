@@ -145,7 +145,7 @@ export function GeneratePage() {
   for (const parameter of [...layout.main, ...layout.advanced]) {
     const problem = checkValue(parameter, values[parameter.name] ?? "");
     if (problem) {
-      reasons.push(t("generate.reason.field", { field: labelFor(parameter), problem: problemText(problem, i18n) }));
+      reasons.push(t("generate.reason.field", { field: labelFor(parameter, i18n), problem: problemText(problem, i18n) }));
     }
   }
   const blocked = reasons.length > 0 || submit.isPending;

@@ -16,8 +16,13 @@ export function problemText(problem: FieldProblem, { t, formatNumber }: I18n): s
   }
 }
 
-/** Turns snake_case manifest names into a label ("teacache_threshold" -> "Teacache threshold"). */
-export function labelFor(parameter: Parameter): string {
+/**
+ * A parameter's label: the translation when the page knows the name, else the manifest name made
+ * readable ("motion_bucket" -> "Motion bucket"), so a new parameter needs no page change.
+ */
+export function labelFor(parameter: Pick<Parameter, "name">, { t, has }: I18n): string {
+  const key = `param.${parameter.name}`;
+  if (has(key)) return t(key);
   const words = parameter.name.replace(/_/g, " ");
   return words.charAt(0).toUpperCase() + words.slice(1);
 }
@@ -34,7 +39,7 @@ export function ParameterField({ parameter, value, onChange }: Props) {
   const problemId = `${id}-problem`;
   const describedBy = [hintId, problem ? problemId : null].filter(Boolean).join(" ");
   const hasRange = parameter.min !== null && parameter.min !== undefined && parameter.max !== null && parameter.max !== undefined;
-  const label = labelFor(parameter);
+  const label = labelFor(parameter, i18n);
 
   let control;
   if (parameter.type === "enum") {

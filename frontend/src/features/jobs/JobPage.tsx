@@ -8,6 +8,7 @@ import { ApiError } from "../../lib/api/client";
 import { isTerminal, type Job } from "../../lib/api/types";
 import { useI18n } from "../../lib/i18n";
 import type { ReuseState } from "../generate/GeneratePage";
+import { labelFor } from "../generate/ParameterField";
 import { useCancelJob } from "./api";
 import { jobTiming } from "./timing";
 import { useBlobUrl } from "./useBlobUrl";
@@ -69,7 +70,8 @@ function JobResult({ job }: { job: Job }) {
 }
 
 function JobParameters({ job }: { job: Job }) {
-  const { t, formatDate } = useI18n();
+  const i18n = useI18n();
+  const { t, formatDate } = i18n;
   const navigate = useNavigate();
   const entries = Object.entries(job.parameters as Record<string, unknown>).filter(([name]) => name !== "image");
   const reuse = () => {
@@ -92,7 +94,7 @@ function JobParameters({ job }: { job: Job }) {
           .filter(([name]) => name !== "seed")
           .map(([name, value]) => (
             <div key={name} className="dl-row">
-              <dt>{name}</dt>
+              <dt>{name === "prompt" ? t("generate.prompt") : name === "negative_prompt" ? t("generate.negative") : labelFor({ name }, i18n)}</dt>
               <dd>{typeof value === "object" ? JSON.stringify(value) : String(value)}</dd>
             </div>
           ))}
