@@ -8,7 +8,9 @@ import typer
 
 
 def compose(
-    gpus: Annotated[int, typer.Option("--gpus", help="GPUs on this machine (or ComfyUI instances per host with --hosts).")],
+    gpus: Annotated[
+        int, typer.Option("--gpus", help="GPUs on this machine (or ComfyUI instances per host with --hosts).")
+    ],
     hosts: Annotated[
         list[str] | None,
         typer.Option(

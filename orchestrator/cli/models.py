@@ -15,7 +15,9 @@ app = typer.Typer(
 
 @app.command("make-demo")
 def make_demo(
-    directory: Annotated[Path, typer.Argument(help="models folder to write into (ComfyUI layout: diffusion_models/, vae/, ...)")],
+    directory: Annotated[
+        Path, typer.Argument(help="models folder to write into (ComfyUI layout: diffusion_models/, vae/, ...)")
+    ],
     force: Annotated[bool, typer.Option(help="Rewrite the files even if they exist.")] = False,
 ) -> None:
     """Write a tiny random-weight WAN 2.1 I2V model in both layouts. Its videos are noise."""
@@ -36,7 +38,9 @@ def make_demo(
 
 @app.command("list")
 def list_models(
-    models: Annotated[Path, typer.Option("--models", help="models folder (default: $WAN_MODELS_DIR or ./models)")] = None,
+    models: Annotated[
+        Path, typer.Option("--models", help="models folder (default: $WAN_MODELS_DIR or ./models)")
+    ] = None,
 ) -> None:
     """List model files and diffusers folders by kind."""
     from comfy_nodes import host
@@ -48,9 +52,11 @@ def list_models(
         host.set_models_dir(models)
     typer.echo(f"Models folder: {host.models_dir()}")
     for kind in host.MODEL_KINDS:
-        names = host.list_models_diffusers() if kind == "diffusers" else [
-            n for n in host.list_models(kind) if n not in host.list_models_diffusers()
-        ]
+        names = (
+            host.list_models_diffusers()
+            if kind == "diffusers"
+            else [n for n in host.list_models(kind) if n not in host.list_models_diffusers()]
+        )
         typer.echo(f"{kind}:")
         for name in names or ["(none)"]:
             typer.echo(f"  {name}")
@@ -60,12 +66,22 @@ def list_models(
 def download(
     variant: Annotated[str, typer.Option("--variant", help="i2v-14b-480p or i2v-14b-720p.")],
     precision: Annotated[
-        str | None, typer.Option("--precision", help="bf16 (default), fp16 or fp8 (scaled; about half the size). Comfy format only.")
+        str | None,
+        typer.Option(
+            "--precision", help="bf16 (default), fp16 or fp8 (scaled; about half the size). Comfy format only."
+        ),
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", help="comfy (single files, as the workflows use) or diffusers (a folder).")] = "comfy",
-    dest: Annotated[Path, typer.Option("--dest", help="models folder (ComfyUI layout)", envvar="WAN_MODELS_DIR")] = Path("models"),
+    fmt: Annotated[
+        str, typer.Option("--format", help="comfy (single files, as the workflows use) or diffusers (a folder).")
+    ] = "comfy",
+    dest: Annotated[
+        Path, typer.Option("--dest", help="models folder (ComfyUI layout)", envvar="WAN_MODELS_DIR")
+    ] = Path("models"),
     base_url: Annotated[
-        str | None, typer.Option("--base-url", help="The hub or a mirror with the same paths (default: $WAN_I2V_HUB_URL or the public hub).")
+        str | None,
+        typer.Option(
+            "--base-url", help="The hub or a mirror with the same paths (default: $WAN_I2V_HUB_URL or the public hub)."
+        ),
     ] = None,
     verify: Annotated[bool, typer.Option(help="Also hash files that are already in place.")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files and sizes, fetch nothing.")] = False,
@@ -96,14 +112,20 @@ def download(
         typer.echo("\nInterrupted; run the same command again to resume.", err=True)
         raise typer.Exit(code=130) from None
     fetched = sum(o.status == "downloaded" for o in outcomes)
-    typer.echo(f"Done: {fetched} fetched, {len(outcomes) - fetched} already in place. "
-               f"Check them with: wan-i2v models check --models {dest}")
+    typer.echo(
+        f"Done: {fetched} fetched, {len(outcomes) - fetched} already in place. "
+        f"Check them with: wan-i2v models check --models {dest}"
+    )
 
 
 @app.command("check")
 def check(
-    models: Annotated[Path, typer.Option("--models", help="models folder (ComfyUI layout)", envvar="WAN_MODELS_DIR")] = Path("models"),
-    workflow: Annotated[str | None, typer.Option("--workflow", help="A workflow name (or name@version); default: all.")] = None,
+    models: Annotated[
+        Path, typer.Option("--models", help="models folder (ComfyUI layout)", envvar="WAN_MODELS_DIR")
+    ] = Path("models"),
+    workflow: Annotated[
+        str | None, typer.Option("--workflow", help="A workflow name (or name@version); default: all.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Which model files a workflow needs, which are present (size, dtype, architecture), what is missing."""
@@ -114,8 +136,11 @@ def check(
     from orchestrator.workflows import WorkflowError, get_workflow, list_workflows
 
     if not models.is_dir():
-        typer.echo(f"Error: models folder {models} does not exist. Fetch the weights with "
-                   f"`wan-i2v models download --variant i2v-14b-480p --dest {models}`.", err=True)
+        typer.echo(
+            f"Error: models folder {models} does not exist. Fetch the weights with "
+            f"`wan-i2v models download --variant i2v-14b-480p --dest {models}`.",
+            err=True,
+        )
         raise typer.Exit(code=1)
     try:
         chosen = [get_workflow(workflow)] if workflow else [w for w in list_workflows() if w == get_workflow(w.name)]
@@ -126,8 +151,12 @@ def check(
     folders = checks.diffusers_folders(models)
     ok = all(r.ok for r in reports)
     if as_json:
-        typer.echo(json.dumps({"models": str(models), "ok": ok, "workflows": [r.to_dict() for r in reports],
-                               "diffusers": folders}, indent=2))
+        typer.echo(
+            json.dumps(
+                {"models": str(models), "ok": ok, "workflows": [r.to_dict() for r in reports], "diffusers": folders},
+                indent=2,
+            )
+        )
         raise typer.Exit(code=0 if ok else 1)
     typer.echo(f"Models folder: {models}")
     demo_used = False
@@ -147,8 +176,10 @@ def check(
             typer.echo(f"  Fetch the real files with: {report.fetch}")
     for folder in folders:
         state = "complete" if folder["complete"] else "incomplete, missing " + ", ".join(folder["missing"])
-        typer.echo(f"\nDiffusers folder {folder['path']}: {state}" +
-                   (f"; {folder['architecture']}" if folder["architecture"] else ""))
+        typer.echo(
+            f"\nDiffusers folder {folder['path']}: {state}"
+            + (f"; {folder['architecture']}" if folder["architecture"] else "")
+        )
     if demo_used:
         from comfy_nodes.models.demo_files import DEMO_NOTICE
 

@@ -67,7 +67,7 @@ def _strip_prefix(header: Header) -> dict[str, tuple[int, ...]]:
     shapes = {k: t.shape for k, t in header.tensors.items()}
     for prefix in DIFFUSION_PREFIXES:
         if sum(k.startswith(prefix) for k in shapes) > 5:
-            return {k[len(prefix):] if k.startswith(prefix) else k: v for k, v in shapes.items()}
+            return {k[len(prefix) :] if k.startswith(prefix) else k: v for k, v in shapes.items()}
     return shapes
 
 
@@ -85,16 +85,21 @@ def detect(header: Header) -> Detected:
         in_dim = shapes["patch_embedding.weight"][1]
         layers = _count(keys, r"blocks\.(\d+)\.")
         size = {5120: "14B", 1536: "1.3B"}.get(dim, "custom size")
-        quant = ", fp8 scaled" if "scaled_fp8" in shapes or any(k.endswith((".scale_weight", ".weight_scale"))
-                                                                for k in keys) else ""
+        quant = (
+            ", fp8 scaled"
+            if "scaled_fp8" in shapes or any(k.endswith((".scale_weight", ".weight_scale")) for k in keys)
+            else ""
+        )
         if "img_emb.emb_pos" in shapes:
             return Detected(None, f"WAN first-last-frame (FLF2V) transformer, dim {dim} - not an I2V model")
         if "img_emb.proj.0.bias" not in shapes:
             return Detected(None, f"WAN text-to-video (T2V) transformer, dim {dim}, {layers} layers - not an I2V model")
         if in_dim != 36:
             return Detected(None, f"WAN transformer with {in_dim} input channels - WAN 2.1 I2V takes 36")
-        return Detected("diffusion_models", f"WAN 2.1 I2V transformer {size}: dim {dim}, {layers} layers, "
-                                            f"{params} parameters{quant}")
+        return Detected(
+            "diffusion_models",
+            f"WAN 2.1 I2V transformer {size}: dim {dim}, {layers} layers, {params} parameters{quant}",
+        )
     if "decoder.middle.0.residual.0.gamma" in shapes and "conv1.weight" in shapes:
         if "decoder.upsamples.0.upsamples.0.residual.2.weight" in shapes:
             return Detected(None, "WAN 2.2 VAE - WAN 2.1 needs wan_2.1_vae")
@@ -109,8 +114,9 @@ def detect(header: Header) -> Detected:
         name = "umT5-XXL" if (d_model, layers) == (4096, 24) else "umT5-style encoder"
         tokenizer = ", tokenizer inside" if "spiece_model" in shapes else ", no tokenizer inside"
         kind_note = "" if per_layer else " (shared position bias: T5, not umT5)"
-        return Detected("text_encoders", f"{name}: d_model {d_model}, {layers} layers, vocab {vocab}"
-                                         f"{tokenizer}{kind_note}")
+        return Detected(
+            "text_encoders", f"{name}: d_model {d_model}, {layers} layers, vocab {vocab}{tokenizer}{kind_note}"
+        )
     if "token_embedding.weight" in shapes and any(k.startswith("blocks.0.attn.") for k in keys):
         return Detected(None, "umT5 in the official .pth naming - ComfyUI needs the Comfy-Org umt5_xxl file")
     patch = "vision_model.embeddings.patch_embedding.weight"
@@ -118,7 +124,8 @@ def detect(header: Header) -> Detected:
         width, _, p, _ = shapes[patch]
         layers = _count(keys, r"vision_model\.encoder\.layers\.(\d+)\.")
         name = {(1280, 32, 14): "ViT-H/14", (1024, 24, 14): "ViT-L/14", (1664, 48, 14): "ViT-bigG/14"}.get(
-            (width, layers, p), "ViT")
+            (width, layers, p), "ViT"
+        )
         return Detected("clip_vision", f"CLIP vision {name}: width {width}, {layers} layers, patch {p}")
     return Detected(None, "not a WAN 2.1 I2V component (unknown tensor names)")
 
@@ -182,8 +189,12 @@ def diffusers_folders(models: Path) -> list[dict[str, Any]]:
     root = models / "diffusers"
     for folder in sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []:
         index = folder / "model_index.json"
-        entry: dict[str, Any] = {"path": f"diffusers/{folder.name}", "complete": False, "architecture": None,
-                                 "missing": []}
+        entry: dict[str, Any] = {
+            "path": f"diffusers/{folder.name}",
+            "complete": False,
+            "architecture": None,
+            "missing": [],
+        }
         if not index.is_file():
             entry["missing"] = ["model_index.json"]
             found.append(entry)
@@ -202,8 +213,10 @@ def diffusers_folders(models: Path) -> list[dict[str, Any]]:
             try:
                 c = json.loads(config.read_text())
                 heads, head_dim = c.get("num_attention_heads", 0), c.get("attention_head_dim", 0)
-                entry["architecture"] = (f"WAN transformer: dim {heads * head_dim}, {c.get('num_layers')} layers, "
-                                         f"{c.get('in_channels')} input channels")
+                entry["architecture"] = (
+                    f"WAN transformer: dim {heads * head_dim}, {c.get('num_layers')} layers, "
+                    f"{c.get('in_channels')} input channels"
+                )
             except (OSError, ValueError):
                 pass
         entry["complete"] = not entry["missing"]

@@ -50,10 +50,14 @@ WORKER_ENV: dict[str, str] = {
     "RETRY_LIMIT": "${RETRY_LIMIT:-3}",
     "HEARTBEAT_S": "${HEARTBEAT_S:-5}",
     "HEARTBEAT_STALE_S": "${HEARTBEAT_STALE_S:-30}",
+    "DISPATCH_POLL_S": "${DISPATCH_POLL_S:-1}",
+    "UNREACHABLE_S": "${UNREACHABLE_S:-15}",
 }
 WORKER_VOLUMES = ["uploads:/app/uploads", "videos:/app/videos"]
 
-_HOST = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOST = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 
 
 def comfyui_service(index: int) -> dict[str, Any]:
@@ -67,9 +71,7 @@ def comfyui_service(index: int) -> dict[str, Any]:
         "volumes": ["models:/models:ro", f"{data_volume(index)}:/data"],
         "deploy": {
             "resources": {
-                "reservations": {
-                    "devices": [{"driver": "nvidia", "device_ids": [str(index)], "capabilities": ["gpu"]}]
-                }
+                "reservations": {"devices": [{"driver": "nvidia", "device_ids": [str(index)], "capabilities": ["gpu"]}]}
             }
         },
     }
@@ -180,8 +182,11 @@ def _scalar(value: Any) -> str:
 
 
 def _key(key: str) -> str:
-    return key if _PLAIN_KEY.match(key) and key.lower() not in {"true", "false", "null", "yes", "no", "on", "off"} \
+    return (
+        key
+        if _PLAIN_KEY.match(key) and key.lower() not in {"true", "false", "null", "yes", "no", "on", "off"}
         else json.dumps(key)
+    )
 
 
 def to_yaml(data: Any, indent: int = 0) -> str:
@@ -203,7 +208,7 @@ def to_yaml(data: Any, indent: int = 0) -> str:
         for item in data:
             if isinstance(item, dict) and item:
                 body = to_yaml(item, indent + 1)
-                lines.append(f"{pad}- {body[len(pad) + 2:]}")
+                lines.append(f"{pad}- {body[len(pad) + 2 :]}")
             elif isinstance(item, list) and item:
                 lines.append(f"{pad}-\n{to_yaml(item, indent + 1)}")
             else:

@@ -77,8 +77,9 @@ class TextProgress:
         bar = "#" * int(fraction * width)
         total = human_size(self.total) if self.total else "?"
         eta = f" ETA {_duration((self.total - self.done) / rate)}" if self.total and rate > 0 else ""
-        text = (f"{self.label} [{bar:<{width}}] {fraction:4.0%} {human_size(self.done)}/{total} "
-                f"{human_size(rate)}/s{eta}")
+        text = (
+            f"{self.label} [{bar:<{width}}] {fraction:4.0%} {human_size(self.done)}/{total} {human_size(rate)}/s{eta}"
+        )
         self.stream.write(("\r" + text + "\x1b[K") if self.tty else text + "\n")
         self.stream.flush()
 
@@ -154,7 +155,9 @@ def list_repo(client: httpx.Client, base: str, repo: str, folder: str = "") -> d
         if response.status_code == 404:
             raise ModelSourceError(f"{base} has no {repo}/{folder or '(root)'}; the repository may have moved.")
         if response.status_code in (401, 403):
-            raise DownloadError(f"{base} refused to list {repo} (HTTP {response.status_code}); set HF_TOKEN if it is gated.")
+            raise DownloadError(
+                f"{base} refused to list {repo} (HTTP {response.status_code}); set HF_TOKEN if it is gated."
+            )
         if response.status_code != 200:
             raise DownloadError(f"Listing {repo}/{folder} on {base} failed: HTTP {response.status_code}.")
         try:
@@ -193,8 +196,9 @@ def diffusers_files(variant: str, client: httpx.Client, base: str) -> list[Remot
     repo = sources.DIFFUSERS_REPOS[variant]
     folder = sources.diffusers_folder(variant)
     listing = list_repo(client, base, repo)
-    wanted = {p: v for p, v in listing.items()
-              if p == "model_index.json" or p.split("/", 1)[0] in sources.DIFFUSERS_PARTS}
+    wanted = {
+        p: v for p, v in listing.items() if p == "model_index.json" or p.split("/", 1)[0] in sources.DIFFUSERS_PARTS
+    }
     if "model_index.json" not in wanted:
         raise ModelSourceError(f"{repo} has no model_index.json; it is not a diffusers pipeline folder.")
     return [RemoteFile(repo, p, f"{folder}/{p}", size=s, sha256=h) for p, (s, h) in sorted(wanted.items())]
@@ -250,8 +254,16 @@ def check_disk(files: list[RemoteFile], dest: Path, disk_free: Callable[[Path], 
         )
 
 
-def fetch(client: httpx.Client, url: str, target: Path, size: int | None, sha256: str | None,
-          progress: Progress, retries: int = RETRIES, backoff_s: float = 1.0) -> Outcome:
+def fetch(
+    client: httpx.Client,
+    url: str,
+    target: Path,
+    size: int | None,
+    sha256: str | None,
+    progress: Progress,
+    retries: int = RETRIES,
+    backoff_s: float = 1.0,
+) -> Outcome:
     """Fetch one file into place, resuming a part file; verifies size and sha256 when known."""
     target.parent.mkdir(parents=True, exist_ok=True)
     part = _part(target)
@@ -274,7 +286,9 @@ def fetch(client: httpx.Client, url: str, target: Path, size: int | None, sha256
                 if status == 404:
                     raise ModelSourceError(f"{url} does not exist (HTTP 404).")
                 if status in (401, 403):
-                    raise DownloadError(f"{url}: access refused (HTTP {status}); set HF_TOKEN if the repository is gated.")
+                    raise DownloadError(
+                        f"{url}: access refused (HTTP {status}); set HF_TOKEN if the repository is gated."
+                    )
                 if status == 416 and have and size is None:
                     break  # the part file already holds everything
                 if status == 206:
@@ -343,10 +357,18 @@ def _range_start(content_range: str) -> int:
         return -1
 
 
-def download_files(files: list[RemoteFile], dest: Path, client: httpx.Client, base: str, *,
-                   progress: Progress | None = None, verify: bool = False,
-                   disk_free: Callable[[Path], int] | None = None, retries: int = RETRIES,
-                   backoff_s: float = 1.0) -> list[Outcome]:
+def download_files(
+    files: list[RemoteFile],
+    dest: Path,
+    client: httpx.Client,
+    base: str,
+    *,
+    progress: Progress | None = None,
+    verify: bool = False,
+    disk_free: Callable[[Path], int] | None = None,
+    retries: int = RETRIES,
+    backoff_s: float = 1.0,
+) -> list[Outcome]:
     """Fetch what is missing (files already in place with the right size are kept)."""
     progress = progress or TextProgress()
     disk_free = disk_free or (lambda p: shutil.disk_usage(p).free)
@@ -366,7 +388,9 @@ def download_files(files: list[RemoteFile], dest: Path, client: httpx.Client, ba
             if verify and f.sha256:
                 digest = file_sha256(target)
                 if digest != f.sha256.lower():
-                    raise ChecksumMismatch(f"{target}: sha256 {digest} is not the published {f.sha256}; remove it and run again.")
+                    raise ChecksumMismatch(
+                        f"{target}: sha256 {digest} is not the published {f.sha256}; remove it and run again."
+                    )
             outcomes.append(Outcome(target, "verified" if digest else "present", target.stat().st_size, digest))
             continue
         url = sources.file_url(base, f.repo, f.path)

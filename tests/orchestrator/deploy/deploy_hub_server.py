@@ -45,7 +45,7 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             path = unquote(parts.path)
             hub.requests.append((path, self.headers.get("Range")))
             if path.startswith("/api/models/"):
-                return self._tree(path[len("/api/models/"):])
+                return self._tree(path[len("/api/models/") :])
             if "/resolve/main/" in path:
                 repo, _, inner = path[1:].partition("/resolve/main/")
                 key = f"{repo}/{inner}"
@@ -57,7 +57,7 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 return None
             if path.startswith("/cdn/"):
-                return self._bytes(path[len("/cdn/"):])
+                return self._bytes(path[len("/cdn/") :])
             return self._send(404, b"not found")
 
         def _tree(self, rest: str) -> None:
@@ -68,11 +68,18 @@ def _handler(hub: Hub) -> type[BaseHTTPRequestHandler]:
             for key, data in sorted(hub.files.items()):
                 if not key.startswith(repo + "/"):
                     continue
-                inner = key[len(repo) + 1:]
+                inner = key[len(repo) + 1 :]
                 if prefix and not inner.startswith(prefix + "/"):
                     continue
-                entries.append({"type": "file", "path": inner, "size": len(data), "oid": "1" * 40,
-                                "lfs": {"oid": hub.sha(key), "size": len(data), "pointerSize": 130}})
+                entries.append(
+                    {
+                        "type": "file",
+                        "path": inner,
+                        "size": len(data),
+                        "oid": "1" * 40,
+                        "lfs": {"oid": hub.sha(key), "size": len(data), "pointerSize": 130},
+                    }
+                )
             if not entries:
                 return self._send(404, b'{"error":"not found"}')
             return self._send(200, json.dumps(entries).encode(), "application/json")

@@ -44,7 +44,14 @@ def test_four_gpus_add_a_comfyui_and_a_worker_for_gpus_1_to_3() -> None:
         assert comfy["ports"] == [f"${{COMFYUI_BIND:-127.0.0.1}}:{8188 + i}:8188"]
         assert f"comfyui-gpu{i}-data:/data" in comfy["volumes"] and "models:/models:ro" in comfy["volumes"]
         worker = doc["services"][f"worker-gpu{i}"]
-        assert worker["command"] == ["wan-i2v", "worker", "--comfy", f"http://comfyui-gpu{i}:8188", "--queue", f"gpu{i}"]
+        assert worker["command"] == [
+            "wan-i2v",
+            "worker",
+            "--comfy",
+            f"http://comfyui-gpu{i}:8188",
+            "--queue",
+            f"gpu{i}",
+        ]
         assert worker["depends_on"][f"comfyui-gpu{i}"] == {"condition": "service_started"}
         assert worker["environment"]["BROKER_URL"] == "${BROKER_URL:-redis://redis:6379/0}"
         assert doc["volumes"][f"comfyui-gpu{i}-data"] == {}
@@ -89,8 +96,12 @@ def test_hosts_give_workers_here_for_comfyui_there() -> None:
     code, text = _cli("--gpus", "2", "--hosts", "gpu-box-1", "--hosts", "10.0.0.7")
     assert code == 0
     services = yaml.safe_load(text)["services"]
-    assert sorted(services) == ["worker-10-0-0-7-gpu0", "worker-10-0-0-7-gpu1", "worker-gpu-box-1-gpu0",
-                                "worker-gpu-box-1-gpu1"]
+    assert sorted(services) == [
+        "worker-10-0-0-7-gpu0",
+        "worker-10-0-0-7-gpu1",
+        "worker-gpu-box-1-gpu0",
+        "worker-gpu-box-1-gpu1",
+    ]
     worker = services["worker-gpu-box-1-gpu1"]
     assert worker["command"] == ["wan-i2v", "worker", "--comfy", "http://gpu-box-1:8189", "--queue", "gpu-box-1-gpu1"]
     assert "deploy" not in worker and not any(n.startswith("comfyui") for n in services)
@@ -116,6 +127,11 @@ def test_bad_arguments_are_explained(args: list[str], message: str) -> None:
 def test_the_emitter_round_trips_awkward_strings() -> None:
     data = {
         "services": {"a": {"command": ["sh", "-c", 'echo "x: #y" \\ done'], "environment": {"K": "ünï: {}"}}},
-        "yes": "no", "on": True, "n": 3, "empty": {}, "none": [], "nested": [[1, 2], {"k": [{}]}],
+        "yes": "no",
+        "on": True,
+        "n": 3,
+        "empty": {},
+        "none": [],
+        "nested": [[1, 2], {"k": [{}]}],
     }
     assert yaml.safe_load(compose.to_yaml(data)) == data

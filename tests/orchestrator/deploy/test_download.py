@@ -154,18 +154,25 @@ def _comfy_hub(precision: str = "bf16") -> dict[str, bytes]:
         "clip_vision": safetensors_bytes(clip_h_header()),
         "vae": safetensors_bytes(vae_header()),
     }
-    return {f"{f.repo}/{f.path}": contents[f.dest.split("/")[0]] for f in sources.comfy_files("i2v-14b-480p", precision)}
+    return {
+        f"{f.repo}/{f.path}": contents[f.dest.split("/")[0]] for f in sources.comfy_files("i2v-14b-480p", precision)
+    }
 
 
 def test_the_command_fetches_a_variant_that_models_check_then_accepts(tmp_path: Path) -> None:
     runner = CliRunner()
     with HubServer(Hub(_comfy_hub())) as hub:
-        result = runner.invoke(app, ["models", "download", "--variant", "i2v-14b-480p", "--dest", str(tmp_path),
-                                     "--base-url", hub.url])
+        result = runner.invoke(
+            app, ["models", "download", "--variant", "i2v-14b-480p", "--dest", str(tmp_path), "--base-url", hub.url]
+        )
     assert result.exit_code == 0, result.output
     assert "4 fetched" in result.output
-    for name in ("diffusion_models/wan2.1_i2v_480p_14B_bf16.safetensors", "text_encoders/umt5_xxl_fp16.safetensors",
-                 "clip_vision/clip_vision_h.safetensors", "vae/wan_2.1_vae.safetensors"):
+    for name in (
+        "diffusion_models/wan2.1_i2v_480p_14B_bf16.safetensors",
+        "text_encoders/umt5_xxl_fp16.safetensors",
+        "clip_vision/clip_vision_h.safetensors",
+        "vae/wan_2.1_vae.safetensors",
+    ):
         assert (tmp_path / name).is_file(), name
     check = runner.invoke(app, ["models", "check", "--models", str(tmp_path), "--workflow", "i2v_480p"])
     assert check.exit_code == 0, check.output
@@ -175,8 +182,21 @@ def test_the_command_fetches_a_variant_that_models_check_then_accepts(tmp_path: 
 
 def test_fp8_names_the_scaled_files(tmp_path: Path) -> None:
     with HubServer(Hub(_comfy_hub("fp8"))) as hub:
-        result = CliRunner().invoke(app, ["models", "download", "--variant", "i2v-14b-480p", "--precision", "fp8",
-                                          "--dest", str(tmp_path), "--base-url", hub.url])
+        result = CliRunner().invoke(
+            app,
+            [
+                "models",
+                "download",
+                "--variant",
+                "i2v-14b-480p",
+                "--precision",
+                "fp8",
+                "--dest",
+                str(tmp_path),
+                "--base-url",
+                hub.url,
+            ],
+        )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "diffusion_models" / "wan2.1_i2v_480p_14B_fp8_scaled.safetensors").is_file()
     assert (tmp_path / "text_encoders" / "umt5_xxl_fp8_e4m3fn_scaled.safetensors").is_file()
@@ -185,8 +205,9 @@ def test_fp8_names_the_scaled_files(tmp_path: Path) -> None:
 def test_the_hub_url_can_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with HubServer(Hub(_comfy_hub())) as hub:
         monkeypatch.setenv(sources.HUB_ENV, hub.url)
-        result = CliRunner().invoke(app, ["models", "download", "--variant", "i2v-14b-480p", "--dest", str(tmp_path),
-                                          "--dry-run"])
+        result = CliRunner().invoke(
+            app, ["models", "download", "--variant", "i2v-14b-480p", "--dest", str(tmp_path), "--dry-run"]
+        )
     assert result.exit_code == 0, result.output
     assert f"from {hub.url}" in result.output and "to fetch" in result.output
     assert not any(tmp_path.rglob("*.safetensors"))
@@ -201,8 +222,21 @@ def test_diffusers_format_fetches_the_pipeline_folder_only(tmp_path: Path) -> No
         f"{repo}/examples/i2v_input.JPG": b"not part of the pipeline",
     }
     with HubServer(Hub(files)) as hub:
-        result = CliRunner().invoke(app, ["models", "download", "--variant", "i2v-14b-720p", "--format", "diffusers",
-                                          "--dest", str(tmp_path), "--base-url", hub.url])
+        result = CliRunner().invoke(
+            app,
+            [
+                "models",
+                "download",
+                "--variant",
+                "i2v-14b-720p",
+                "--format",
+                "diffusers",
+                "--dest",
+                str(tmp_path),
+                "--base-url",
+                hub.url,
+            ],
+        )
     assert result.exit_code == 0, result.output
     folder = tmp_path / "diffusers" / "Wan2.1-I2V-14B-720P-Diffusers"
     assert (folder / "model_index.json").is_file()
@@ -219,8 +253,9 @@ def test_diffusers_format_fetches_the_pipeline_folder_only(tmp_path: Path) -> No
     ],
 )
 def test_bad_choices_are_explained(tmp_path: Path, args: list[str], message: str) -> None:
-    result = CliRunner().invoke(app, ["models", "download", *args, "--dest", str(tmp_path),
-                                      "--base-url", "http://127.0.0.1:9"])
+    result = CliRunner().invoke(
+        app, ["models", "download", *args, "--dest", str(tmp_path), "--base-url", "http://127.0.0.1:9"]
+    )
     assert result.exit_code == 1
     assert message in result.output
 
@@ -233,8 +268,19 @@ def _closed_port() -> int:
 
 def test_offline_fails_clearly_before_writing_anything(tmp_path: Path) -> None:
     dest = tmp_path / "models"
-    result = CliRunner().invoke(app, ["models", "download", "--variant", "i2v-14b-480p", "--dest", str(dest),
-                                      "--base-url", f"http://127.0.0.1:{_closed_port()}"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "models",
+            "download",
+            "--variant",
+            "i2v-14b-480p",
+            "--dest",
+            str(dest),
+            "--base-url",
+            f"http://127.0.0.1:{_closed_port()}",
+        ],
+    )
     assert result.exit_code == 1
     assert "looks offline" in result.output and "--base-url" in result.output
     assert "Traceback" not in result.output

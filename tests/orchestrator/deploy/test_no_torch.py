@@ -24,7 +24,12 @@ print("imported:", heavy)
 
 
 def test_compose_models_check_and_download_import_no_torch(demo_models: Path) -> None:
-    result = subprocess.run([sys.executable, "-c", SCRIPT, str(demo_models)], capture_output=True, text=True,
-                            timeout=120, cwd=Path(__file__).resolve().parents[3])
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(demo_models)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[3],
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "imported: []" in result.stdout
