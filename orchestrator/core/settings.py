@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     RETRY_LIMIT: int = 3
     HEARTBEAT_S: float = 5.0
     HEARTBEAT_STALE_S: float = 30.0
+    DISPATCH_POLL_S: float = 1.0  # how long a quiet ComfyUI socket waits before /history is asked
+    UNREACHABLE_S: float = 15.0  # an instance unreachable this long fails the attempt (it is retried)
     RESULT_CACHE: bool = True
     CORS_ORIGINS: str = ""
     LOGIN_RATE_LIMIT: int = 10  # failed logins per minute, per user and per address
