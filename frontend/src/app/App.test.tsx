@@ -1,5 +1,4 @@
-import { screen, waitFor, within } from "@testing-library/react";
-import { render } from "@testing-library/react";
+import { act, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { vi } from "vitest";
 import { apiError, json, makeJob, mockApi, signIn, USER, WORKFLOW, WORKFLOW_720 } from "../test/api-mock";
@@ -207,7 +206,7 @@ describe("job page", () => {
     renderApp("/jobs/job-1");
     await screen.findByRole("progressbar");
     const source = FakeEventSource.latest();
-    source.open();
+    act(() => source.open());
     job = makeJob({
       state: "succeeded",
       progress: 1,
@@ -217,7 +216,7 @@ describe("job page", () => {
       poster_url: "/api/download/job-1?file=poster",
       outputs: [{ kind: "video", filename: "wan_i2v/cat_00001_.mp4", url: "/api/download/job-1" }],
     });
-    source.emit("end", job);
+    act(() => source.emit("end", job));
     const download = await screen.findByRole("link", { name: "Download MP4" });
     expect(download).toHaveAttribute("download", "cat_00001_.mp4");
     expect(download).toHaveAttribute("href", "blob:object");
@@ -241,7 +240,7 @@ describe("job page", () => {
     renderApp("/jobs/job-1");
     await screen.findByRole("progressbar");
     expect(screen.getByLabelText("Sound when a video is ready")).not.toBeChecked();
-    FakeEventSource.latest().emit("end", makeJob({ state: "failed", error: "out of memory" }));
+    act(() => FakeEventSource.latest().emit("end", makeJob({ state: "failed", error: "out of memory" })));
     expect(await screen.findByRole("alert")).toHaveTextContent("The video could not be made: out of memory");
     expect(audio).not.toHaveBeenCalled();
   });

@@ -1,4 +1,4 @@
-import { fireEvent, render, screen, waitFor } from "@testing-library/react";
+import { act, fireEvent, render, screen, waitFor } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { useState } from "react";
 import { vi } from "vitest";
@@ -88,7 +88,9 @@ describe("Upload", () => {
     expect(await screen.findByText(/drop\.png — 640 × 480 px/)).toBeInTheDocument();
     const paste = new Event("paste", { bubbles: true, cancelable: true }) as Event & { clipboardData: unknown };
     paste.clipboardData = { files: [file("pasted.jpg", "image/jpeg")], items: [] };
-    window.dispatchEvent(paste);
+    await act(async () => {
+      window.dispatchEvent(paste);
+    });
     expect(await screen.findByText(/pasted\.jpg — 640 × 480 px/)).toBeInTheDocument();
     expect(paste.defaultPrevented).toBe(true);
   });
