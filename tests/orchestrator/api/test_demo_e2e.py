@@ -1,0 +1,59 @@
+"""What `make run` starts, used from the command line: `wan-i2v serve --dev` with an embedded instance and the
+demo model; `wan-i2v login`, `submit --wait --out`, `status`, `download`. The video is a real MP4 (of noise)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import imageio_ffmpeg
+import pytest
+from PIL import Image
+
+from service_support import Proc, cli, free_port, service_env, wait_for
+
+pytestmark = pytest.mark.e2e
+SMALL = ["--set", "steps=2", "--set", "num_frames=5", "--set", "resolution=custom", "--set", "width=64",
+         "--set", "height=48", "--set", "seed=3"]
+
+
+def test_serve_dev_with_the_demo_model_and_the_client_commands(tmp_path, demo_models) -> None:
+    import httpx
+
+    port, comfy_port = free_port(), free_port()
+    env = service_env(tmp_path, WAN_MODELS_DIR=str(demo_models), EMBEDDED_COMFY_PORT=str(comfy_port))
+    env.pop("JWT_SECRET")
+    server = Proc([sys.executable, "-m", "orchestrator.cli.main", "serve", "--dev", "--port", str(port),
+                   "--embedded", "1"], env, tmp_path / "serve.log")
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: httpx.get(url + "/api/health", timeout=2).json()["instances_up"] == 1, 90, "the service")
+        log = (tmp_path / "serve.log").read_text()
+        assert "DEV MODE" in log
+        password = (tmp_path / "data" / "dev-admin.txt").read_text().strip()
+        assert f"password '{password}'" in log
+        done = cli("login", "--server", url, "--username", "admin", "--password", password, env=env)
+        assert done.returncode == 0, done.stderr
+        image = tmp_path / "start.png"
+        Image.new("RGB", (96, 72), (120, 60, 200)).save(image)
+        out = tmp_path / "video.mp4"
+        done = cli("submit", str(image), "--prompt", "a boat at sea", *SMALL, "--server", url, "--out", str(out),
+                   env=env)
+        assert done.returncode == 0, done.stderr + (tmp_path / "serve.log").read_text()[-3000:]
+        job_id = done.stdout.splitlines()[0].strip()
+        assert "succeeded" in done.stderr and "step 2/2" in done.stderr  # plain progress lines, not a TTY
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)],
+                               capture_output=True, text=True)
+        assert "Video: h264" in probe.stderr and "64x48" in probe.stderr
+        status = cli("status", job_id, "--server", url, env=env)
+        assert status.returncode == 0 and "succeeded" in status.stdout
+        poster = cli("download", job_id, "--file", "poster", "--out", str(tmp_path / "poster.png"), "--server", url,
+                     env=env)
+        assert poster.returncode == 0 and Image.open(tmp_path / "poster.png").size == (64, 48)
+        missing = cli("status", "0" * 32, "--server", url, env=env)
+        assert missing.returncode == 1 and "No job" in missing.stderr and "Traceback" not in missing.stderr
+    finally:
+        server.stop()
+    with pytest.raises(httpx.ConnectError):  # the embedded instance stopped with the orchestrator
+        httpx.get(f"http://127.0.0.1:{comfy_port}/system_stats", timeout=2)
