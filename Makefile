@@ -21,19 +21,25 @@ $(STAMP): pyproject.toml Makefile
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-PORT ?= 8188
+PORT ?= 8000
+COMFY_PORT ?= 8188
 
 # The web page's build and tests (npm, Chromium) live in their own file.
 -include frontend.mk
 
-# The demo video first (prints where the MP4 is), then the ComfyUI-compatible server
-# on 127.0.0.1:$(PORT) serving the demo model until Ctrl-C.
-run: setup
-	$(BIN)/wan-i2v demo --models $(MODELS) --data $(DATA)
-	$(BIN)/wan-i2v comfy serve --host 127.0.0.1 --port $(PORT) --models $(MODELS) --data $(DATA)/comfy
+# The orchestrator on http://127.0.0.1:$(PORT)/ (API under /api, the web page at /) in dev mode,
+# with one embedded ComfyUI-compatible instance on $(COMFY_PORT) serving the demo model (its videos
+# are noise). It prints the dev admin's password. Ctrl-C stops everything.
+run: setup frontend
+	$(BIN)/wan-i2v models make-demo $(MODELS)
+	WAN_MODELS_DIR=$(MODELS) DATA_DIR=$(DATA) DATABASE_URL=sqlite:///$(DATA)/orchestrator.db \
+	VIDEOS_DIR=$(DATA)/videos UPLOADS_DIR=$(DATA)/uploads EMBEDDED_COMFY_PORT=$(COMFY_PORT) \
+	$(BIN)/wan-i2v serve --dev --host 127.0.0.1 --port $(PORT) --embedded 1
 
-test: setup
+# Python tests (unit and end-to-end, the page in Chromium included), then the page's own tests.
+test: setup frontend browser-setup
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory frontend-test
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not e2e"
