@@ -245,7 +245,11 @@ class _Driver:
                     data = frame["data"]
                     value, total = int(data.get("value", 0)), int(data.get("max", 0) or 0)
                     share = value / total if total else 0.0
-                    await _db(self.store.progress, self.job_id, self.attempt, value, total, self._label(data.get("node")), share)
+                    node = data.get("node")
+                    # The overall share follows the sampler's steps; encode and decode steps name their
+                    # stage without moving the bar back.
+                    overall = share if self._drives_progress(node) else None
+                    await _db(self.store.progress, self.job_id, self.attempt, value, total, self._label(node), overall)
             if f.error is not None:
                 raise f.error
             if f.done or frame is None:
@@ -297,6 +301,11 @@ class _Driver:
             if not self.cancel.is_set():
                 f.error = JobFault(f"the job was interrupted on instance {self.instance.id}", retryable=False)
         return True
+
+    def _drives_progress(self, node_id: Any) -> bool:
+        """Sampler nodes drive the overall progress; in a graph without one, any node does."""
+        samplers = [k for k, n in self.graph.items() if "Sampler" in str(n.get("class_type", ""))]
+        return not samplers or str(node_id) in samplers
 
     def _label(self, node_id: Any) -> str | None:
         node = self.graph.get(str(node_id)) if node_id is not None else None

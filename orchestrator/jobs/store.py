@@ -223,9 +223,13 @@ class JobStore:
     def heartbeat(self, job_id: str, attempt: int) -> bool:
         return self._fenced(job_id, attempt, ACTIVE, None, heartbeat_at=utcnow())
 
-    def progress(self, job_id: str, attempt: int, step: int, steps: int, node: str | None, progress: float) -> bool:
-        return self._fenced(job_id, attempt, ("running",), "progress", step=step, steps=steps, node=node,
-                            progress=max(0.0, min(1.0, float(progress))), heartbeat_at=utcnow())
+    def progress(self, job_id: str, attempt: int, step: int, steps: int, node: str | None,
+                 progress: float | None) -> bool:
+        """`progress=None` updates the stage and its steps but keeps the overall share (so it never runs back)."""
+        values: dict[str, Any] = {"step": step, "steps": steps, "node": node, "heartbeat_at": utcnow()}
+        if progress is not None:
+            values["progress"] = max(0.0, min(1.0, float(progress)))
+        return self._fenced(job_id, attempt, ("running",), "progress", **values)
 
     def succeed(self, job_id: str, attempt: int, outputs: list[Any], timings: dict[str, Any]) -> bool:
         return self._fenced(job_id, attempt, ("running",), "state", state="succeeded", outputs=outputs,

@@ -151,3 +151,15 @@ def test_concurrent_claimers_never_take_the_same_job(db) -> None:
     assert len(taken) == len(set(taken)) == 12 and set(taken) == jobs
     per_instance = {n: sum(c.instance_id == n for c in claims) for n in names}
     assert all(v == 2 for v in per_instance.values())
+
+
+def test_stage_progress_without_a_share_keeps_the_bar_where_it_is(db) -> None:
+    store, ids = db
+    _up(store, "gpu0")
+    job = _job(store, ids["alice"])
+    claim = store.claim_next("gpu0")
+    store.mark_running(job.id, claim.attempt, "p")
+    assert store.progress(job.id, claim.attempt, 30, 40, "Sampler", 0.75)
+    assert store.progress(job.id, claim.attempt, 1, 3, "VAE decode", None)
+    after = store.get_job(job.id)
+    assert (after.progress, after.step, after.steps, after.node) == (0.75, 1, 3, "VAE decode")
