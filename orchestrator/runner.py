@@ -95,9 +95,11 @@ class RunPlan:
                 parts.append(f"{inputs['num_frames']} frames")
         sampler = _single(self.prompt, "WanI2VSampler")
         if sampler is not None:
-            for key, label in (("steps", "steps"), ("seed", "seed")):
-                if _is_literal(sampler["inputs"].get(key)):
-                    parts.append(f"{sampler['inputs'][key]} {label}" if key == "steps" else f"{label} {sampler['inputs'][key]}")
+            steps, seed = sampler["inputs"].get("steps"), sampler["inputs"].get("seed")
+            if _is_literal(steps):
+                parts.append(f"{steps} step{'' if steps == 1 else 's'}")
+            if _is_literal(seed):
+                parts.append(f"seed {seed}")
         if self.preset:
             parts.append(f"{self.preset} preset")
         return "Running " + ", ".join(parts)
@@ -209,9 +211,10 @@ def _choose_preset(
     missing = ", ".join(sorted(defaults.values())) or "its model files"
     size = (f" at {DEMO_SIZE['width']}x{DEMO_SIZE['height']}, {DEMO_SIZE['num_frames']} frames, "
             f"{DEMO_SIZE['steps']} steps (unless set)" if sized else "")
+    why = (f"the models folder {request.models} holds the demo model and none of the workflow's files ({missing})"
+           if request.preset == "auto" else "--preset demo")
     notes = [
-        f"Using the demo model preset{size}: {request.models} holds the demo model but not the workflow's "
-        f"files ({missing}).",
+        f"Using the demo model preset{size}: {why}.",
         demo_files.DEMO_NOTICE + " Put real WAN 2.1 weights in the models folder for real videos"
         + (" (--preset workflow never substitutes)." if request.preset == "auto" else "."),
     ]
