@@ -6,7 +6,7 @@ For each executor (local; celery when Redis answers at --broker):
   - throughput with 1, 2 and 4 instances, as jobs per second and as a ratio to N x one instance.
 
 Each job ticks --steps times with --delay seconds per tick (about --steps x --delay of "GPU" time).
-The job store is the dispatch tests' SQLite store with the service's contract.
+The job store is the service's own (SQLite, migrated).
 
     python bench/bench_dispatch.py [--jobs 24] [--steps 10] [--delay 0.02] [--no-celery]
 
@@ -34,11 +34,14 @@ sys.path.insert(0, str(TESTS))
 os.environ["WAN_WORKFLOWS_DIR"] = str(TESTS / "workflows")
 
 from conftest import Instances  # noqa: E402
-from contract_store import ContractStore, reap  # noqa: E402
 from PIL import Image  # noqa: E402
 from test_celery import Workers  # noqa: E402
 
+from orchestrator.core.db import session_factory, upgrade  # noqa: E402
 from orchestrator.dispatch import build_dispatcher  # noqa: E402
+from orchestrator.jobs.reaper import reap  # noqa: E402
+from orchestrator.jobs.store import JobStore  # noqa: E402
+from orchestrator.users.store import UserStore  # noqa: E402
 
 
 def _settings(tmp: Path, broker: str = "") -> SimpleNamespace:
@@ -48,10 +51,12 @@ def _settings(tmp: Path, broker: str = "") -> SimpleNamespace:
     )
 
 
-def _run_batch(store: ContractStore, settings, urls: list[str], jobs: int, steps: int, delay: float) -> tuple[float, list]:
+def _run_batch(store: JobStore, settings, urls: list[str], jobs: int, steps: int, delay: float) -> tuple[float, list]:
     image = Path(settings.VIDEOS_DIR).parent / "start.png"
     Image.new("RGB", (8, 8)).save(image)
-    ids = [store.create_job(f"u{i % 3}", "dispatch_test", {"steps": steps, "delay": delay, "seed": i}, str(image), seed=i).id
+    users = UserStore(store.factory)
+    owners = [(users.by_name(f"u{k}") or users.add(f"u{k}", "bench-password")).id for k in range(3)]
+    ids = [store.create_job(owners[i % 3], "dispatch_test", {"steps": steps, "delay": delay, "seed": i}, str(image), seed=i).id
            for i in range(jobs)]
 
     async def main() -> float:
@@ -121,14 +126,16 @@ class Setup:
     def __init__(self, executor: str, broker: str, n: int, tmp: Path) -> None:
         self.tmp = tmp / f"{executor}-{n}-{uuid.uuid4().hex[:6]}"
         self.tmp.mkdir()
-        self.store = ContractStore(str(self.tmp / "jobs.db"))
+        self.db_url = f"sqlite:///{self.tmp / 'jobs.db'}"
+        upgrade(self.db_url)
+        self.store = JobStore(session_factory(self.db_url))
         self.settings = _settings(self.tmp, broker if executor == "celery" else "")
         self.instances = Instances(self.tmp / "instances")
         self.urls = self.instances.start(n)
         self.workers = None
         if executor == "celery":
             self.settings.BROKER_URL = broker
-            self.workers = Workers(self.tmp, self.settings, self.store)
+            self.workers = Workers(self.tmp, self.settings, self.db_url)
             self.queues = [f"b{uuid.uuid4().hex[:6]}gpu{i}" for i in range(n)]
             for queue, url in zip(self.queues, self.urls):
                 self.workers.start(queue, url)

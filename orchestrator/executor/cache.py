@@ -32,6 +32,14 @@ class CacheEntry:
     ui: dict[str, Any] | None
 
 
+_PLAIN = (int, float, str, bool, bytes, type(None))
+
+
+def holds_objects(entries: list[CacheEntry]) -> bool:
+    """Whether dropped outputs may hold models or other objects that sit in reference cycles."""
+    return any(not isinstance(value, _PLAIN) for entry in entries for value in entry.outputs)
+
+
 class OutputCache:
     """Entries by key, most recently used last."""
 
@@ -56,13 +64,11 @@ class OutputCache:
             self._entries[key] = entry
             self._entries.move_to_end(key)
 
-    def prune(self, keep: Collection[str | None]) -> int:
-        """Keep the entries in `keep` and the `lru_size` most recent others; returns how many were dropped."""
+    def prune(self, keep: Collection[str | None]) -> list[CacheEntry]:
+        """Keep the entries in `keep` and the `lru_size` most recent others; returns the dropped entries."""
         others = [k for k in self._entries if k not in keep]
         dropped = others[: max(0, len(others) - self.lru_size)]
-        for key in dropped:
-            del self._entries[key]
-        return len(dropped)
+        return [self._entries.pop(key) for key in dropped]
 
     def clear(self) -> None:
         self._entries.clear()
