@@ -83,8 +83,6 @@ class Progress:
         self.stream.flush()
 
 
-TerminalProgress = Progress  # the name `wan-i2v demo` used
-
 
 def run(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="What should happen in the video.")],
