@@ -83,7 +83,6 @@ class Progress:
         self.stream.flush()
 
 
-
 def run(
     prompt: Annotated[str, typer.Option("--prompt", "-p", help="What should happen in the video.")],
     args: Annotated[
