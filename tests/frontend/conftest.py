@@ -1,5 +1,5 @@
 """A real orchestrator for the page's browser tests: `wan-i2v serve --dev --embedded 1` on free
-ports, its data in a temporary folder, the tiny demo model, the built page, and three accounts."""
+ports, its data in a temporary folder, the tiny demo model, the built page, and four accounts."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DIST = ROOT / "frontend" / "dist"
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 # Screenshots and measurements for a reviewer (frontend/.gitignore keeps them out of git).
 OUTPUT = Path(os.environ.get("FRONTEND_E2E_OUTPUT", ROOT / "frontend" / "test-output"))
-PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2"}
+PASSWORDS = {"alice": "alice-pass-1", "bob": "bob-pass-2", "carol": "carol-pass-3"}
 
 
 @dataclass(frozen=True)

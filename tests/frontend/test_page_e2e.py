@@ -214,6 +214,50 @@ def test_phone_layout(browser: Any, server: Any, finished_job: dict[str, Any], o
     context.close()
 
 
+def test_queue_position_and_cancel(browser: Any, server: Any, output_dir: Path, tmp_path: Path) -> None:
+    """Two long jobs on one instance: the second waits (with its queue position while the
+    orchestrator holds it; the dispatcher may already have handed it to the instance's own queue,
+    then it shows as running at 0%); both cancel, the waiting one at once."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, server, "carol", server.passwords["carol"])
+    started = time.monotonic()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New video").click()
+    page.locator("input[type=file]").set_input_files(str(_png(tmp_path / "long.png", (256, 256))))
+    page.get_by_label("Prompt", exact=True).fill("a long one")
+    page.get_by_text("Advanced settings").click()
+    page.get_by_label("Steps", exact=True).fill("200")
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url("**/jobs/*")
+    first = page.url
+    page.get_by_text("Running").first.wait_for(timeout=60_000)
+
+    # The form kept its settings (and the image); a second job draws a new seed and waits.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="New video").click()
+    page.get_by_label("Prompt", exact=True).wait_for()
+    assert page.get_by_label("Prompt", exact=True).input_value() == "a long one"
+    page.get_by_role("button", name="Generate").click()
+    page.wait_for_url(lambda url: "/jobs/" in url and url != first)
+    page.get_by_role("progressbar").wait_for(timeout=30_000)
+    waiting = page.get_by_text("Position 1 in the queue").or_(page.get_by_text("Preparing", exact=True)).or_(
+        page.get_by_text("Waiting for a free GPU"))
+    waiting.first.wait_for(timeout=30_000)
+    page.screenshot(path=output_dir / "11-job-queued.png", full_page=True)
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("This job was cancelled.").wait_for(timeout=30_000)
+    print(f"\nsecond job cancelled after {time.monotonic() - started:.1f} s")
+
+    page.goto(first)
+    page.get_by_role("progressbar").wait_for()
+    page.get_by_role("button", name="Cancel").click()
+    page.get_by_text("This job was cancelled.").wait_for(timeout=120_000)
+    print(f"first job cancelled after {time.monotonic() - started:.1f} s")
+    page.goto(f"{server.url}/")
+    page.get_by_text("Cancelled").first.wait_for()
+    assert page.get_by_text("Cancelled").count() == 2
+    context.close()
+
+
 def test_benchmark_figures(server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     """Bundle size (gzip) of the built page and time to interactive of the Generate page."""
     assets = sorted((server.dist / "assets").glob("*"))
