@@ -1,5 +1,5 @@
 import { QueryClientProvider, type QueryClient } from "@tanstack/react-query";
-import { useState, type ReactNode } from "react";
+import { useState } from "react";
 import { BrowserRouter, MemoryRouter, Navigate, Route, Routes } from "react-router-dom";
 import { LoginPage } from "../features/auth/LoginPage";
 import { RequireAuth } from "../features/auth/RequireAuth";
@@ -30,7 +30,6 @@ type Props = {
   queryClient?: QueryClient;
   initialEntries?: string[];
   locale?: Locale;
-  children?: ReactNode;
 };
 
 export function App({ queryClient, initialEntries, locale }: Props) {

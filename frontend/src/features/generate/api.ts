@@ -23,8 +23,9 @@ export function submitJob({ image, workflow, values }: Submission): Promise<JobC
   for (const [name, value] of Object.entries(values)) form.set(name, value);
   return unwrap(
     api.POST("/api/generate", {
-      // The typed body lists the fixed fields; manifest parameters ride along in the same form.
-      body: { image: "", workflow } as never,
+      // The schema's fixed fields, type-checked; what goes on the wire is the multipart form
+      // above (the file itself and every manifest parameter, which the schema cannot list).
+      body: { image: image.name, workflow, prompt: values.prompt ?? null },
       bodySerializer: () => form,
     }),
   );
