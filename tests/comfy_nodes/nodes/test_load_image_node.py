@@ -71,6 +71,16 @@ def test_validate_inputs_uses_the_core_message(input_dir: Path) -> None:
     assert LoadImage.VALIDATE_INPUTS("../there.png") == "Invalid image file: ../there.png"
 
 
+def test_validate_inputs_reads_the_content_at_submit_time(input_dir: Path) -> None:
+    (input_dir / "fake.png").write_bytes(b"\x89PNG not really")
+    good = put(input_dir, "real.png").read_bytes()
+    (input_dir / "cut.png").write_bytes(good[: len(good) // 2])  # a truncated upload
+    for name in ("fake.png", "cut.png"):
+        message = LoadImage.VALIDATE_INPUTS(name)
+        assert isinstance(message, str) and message.startswith(f"Invalid image file: {name} (")
+    assert LoadImage.VALIDATE_INPUTS("real.png") is True
+
+
 def test_loading_a_broken_upload_raises_input_image_error(input_dir: Path) -> None:
     (input_dir / "fake.png").write_bytes(b"\x89PNG not really")
     with pytest.raises(InputImageError, match="fake.png"):
