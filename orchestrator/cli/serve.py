@@ -68,7 +68,10 @@ def serve(
         typer.echo("DEV MODE: built-in JWT secret, dev admin; do not expose this server.")
         _dev_admin(settings)
     instances = []
-    if not settings.comfyui_urls and settings.EMBEDDED_COMFY > 0:
+    if settings.executor == "celery" and settings.EMBEDDED_COMFY > 0 and not settings.comfyui_urls:
+        # Celery workers drive their own ComfyUI; an embedded instance here would have no worker.
+        typer.echo("BROKER_URL is set: no embedded instances; start `wan-i2v worker --comfy URL --queue gpuN`.")
+    elif not settings.comfyui_urls and settings.EMBEDDED_COMFY > 0:
         specs = embedded_specs(settings.EMBEDDED_COMFY, settings.EMBEDDED_COMFY_PORT,
                                Path(settings.WAN_MODELS_DIR), Path(settings.DATA_DIR))
         typer.echo(f"Starting {len(specs)} embedded ComfyUI-compatible instance(s) on port(s) "
