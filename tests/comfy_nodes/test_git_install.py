@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 # Just enough of ComfyUI for the pack's host adapter, plus ComfyUI 0.8.0's loader steps
@@ -90,3 +92,33 @@ def test_the_root_init_is_inert_outside_comfyui() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+@pytest.mark.comfyui
+@pytest.mark.e2e
+def test_a_git_clone_loads_in_a_real_comfyui(tmp_path: Path) -> None:
+    """With COMFYUI_DIR set: the repository linked into custom_nodes/ as a clone imports cleanly
+    (only it is allowed to load, so an installed copy of the pack cannot stand in for it)."""
+    if not os.environ.get("COMFYUI_DIR"):
+        pytest.skip("set COMFYUI_DIR to a ComfyUI checkout to run the real-ComfyUI tests")
+    from orchestrator.comfy import install as comfy_install
+
+    checkout = comfy_install.check_checkout(Path(os.environ["COMFYUI_DIR"]))
+    python = Path(os.environ.get("COMFYUI_PYTHON") or comfy_install.default_python(checkout))
+    if not os.environ.get("COMFYUI_SKIP_PIP"):
+        comfy_install.install_requirements(python)
+    name = "wan-i2v-git-clone-check"
+    link = checkout / "custom_nodes" / name
+    link.symlink_to(ROOT, target_is_directory=True)
+    try:
+        done = subprocess.run(
+            [str(python), "main.py", "--cpu", "--quick-test-for-ci", "--disable-all-custom-nodes",
+             "--whitelist-custom-nodes", name, "--output-directory", str(tmp_path / "output"),
+             "--temp-directory", str(tmp_path), "--input-directory", str(tmp_path / "input")],
+            cwd=checkout, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+    finally:
+        link.unlink()
+    log = done.stdout + done.stderr
+    assert done.returncode == 0, log[-4000:]
+    assert name in log and "IMPORT FAILED" not in log, log[-4000:]
