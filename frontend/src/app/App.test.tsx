@@ -4,6 +4,7 @@ import { vi } from "vitest";
 import { apiError, json, makeJob, mockApi, signIn, USER, WORKFLOW, WORKFLOW_720 } from "../test/api-mock";
 import { FakeEventSource } from "../test/event-source";
 import { testQueryClient } from "../test/render";
+import { galleryTiming } from "../features/jobs/api";
 import { App } from "./App";
 
 function renderApp(path: string, locale: "en" | "ru" = "en") {
@@ -281,6 +282,26 @@ describe("home", () => {
     await user.click(screen.getByRole("button", { name: "Next page" }));
     expect(await screen.findByText("oldest")).toBeInTheDocument();
     expect(pages).toContain(2);
+  });
+
+  it("refreshes while a job runs and stops once all are finished", async () => {
+    signIn();
+    galleryTiming.pollMs = 100;
+    let calls = 0;
+    mockApi({
+      "GET /api/jobs": () => {
+        calls += 1;
+        const state = calls < 3 ? "running" : "succeeded";
+        return { items: [makeJob({ id: "j1", state, parameters: { prompt: "live" } })], total: 1, page: 1, page_size: 12 };
+      },
+    });
+    renderApp("/");
+    expect(await screen.findByText("Running")).toBeInTheDocument();
+    expect(await screen.findByText("Done", {}, { timeout: 2000 })).toBeInTheDocument();
+    const settled = calls;
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(calls).toBe(settled);
+    galleryTiming.pollMs = 3_000;
   });
 
   it("shows admins every job and the instances, in Russian when chosen", async () => {

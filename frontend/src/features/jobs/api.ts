@@ -3,7 +3,8 @@ import { api, unwrap } from "../../lib/api/client";
 import { isTerminal, type Instance, type Job, type JobPage } from "../../lib/api/types";
 
 export const POLL_MS = 2_000;
-export const GALLERY_POLL_MS = 3_000;
+/** How often the gallery refreshes while one of its jobs is still queued or running (tests shorten it). */
+export const galleryTiming = { pollMs: 3_000 };
 export const PAGE_SIZE = 12;
 
 export const jobQueryOptions = (id: string) =>
@@ -20,7 +21,7 @@ export const jobsQueryOptions = (page: number, pageSize = PAGE_SIZE) =>
       unwrap(api.GET("/api/jobs", { params: { query: { page, page_size: pageSize } } })),
     placeholderData: keepPreviousData,
     // Live while any job on the page is still queued or running.
-    refetchInterval: (query) => (query.state.data?.items.some((job) => !isTerminal(job.state)) ? GALLERY_POLL_MS : false),
+    refetchInterval: (query) => (query.state.data?.items.some((job) => !isTerminal(job.state)) ? galleryTiming.pollMs : false),
   });
 
 export function useJobs(page: number) {
