@@ -1,7 +1,8 @@
 """The web page in a real browser (Debian's Chromium via Playwright) against a real orchestrator
 with an embedded instance and the demo model: log in, refuse a wrong file, upload, generate,
 watch the progress reach 100%, play and download the video, find it in the gallery; another user
-cannot open it; the Russian page; the admin's instances; a phone-sized screen. Screenshots of each
+cannot open it; an expired session comes back to the form; the Russian page; the admin's
+instances; a phone-sized screen; a waiting job and cancelling. Screenshots of each
 page and the page's benchmark figures are written to the output folder (see conftest.py)."""
 
 from __future__ import annotations
@@ -162,6 +163,32 @@ def test_another_user_cannot_open_the_job(browser: Any, server: Any, finished_jo
     assert page.locator("video").count() == 0
     page.goto(f"{server.url}/")
     page.get_by_text("No videos yet.").wait_for()
+    context.close()
+
+
+def test_expired_session_returns_to_the_form(browser: Any, server: Any, output_dir: Path) -> None:
+    """A token the server no longer accepts: the page sends the person to log in, says why, and
+    brings them back to the Generate form with what they had typed."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, server, "alice", server.passwords["alice"])
+    page.goto(f"{server.url}/generate")
+    page.get_by_label("Prompt", exact=True).fill("kept across the login")
+    page.evaluate("""() => {
+        const session = JSON.parse(localStorage.getItem('wan.session'));
+        session.token = 'no-longer-valid';
+        localStorage.setItem('wan.session', JSON.stringify(session));
+    }""")
+    page.reload()
+    page.get_by_text("Your session has expired").wait_for()
+    page.screenshot(path=output_dir / "12-session-expired.png", full_page=True)
+    page.get_by_label("User name").fill("alice")
+    page.get_by_label("Password").fill(server.passwords["alice"])
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url("**/generate")
+    prompt = page.get_by_label("Prompt", exact=True)
+    prompt.wait_for()
+    assert prompt.input_value() == "kept across the login"
     context.close()
 
 
