@@ -48,16 +48,14 @@ def report_errors(as_json: bool = False) -> Iterator[None]:
     """Print known errors as messages (and a JSON error line with --json) and exit 1."""
     from comfy_nodes.errors import WanI2VError
 
-    from ..errors import RunError
-    from ..executor import ExecutionFailed, ExecutionInterrupted, PromptValidationError
-    from ..workflows.errors import WorkflowError
+    from ..errors import OrchestratorError
 
     try:
         yield
     except KeyboardInterrupt:
         typer.echo("\nInterrupted.", err=True)
         raise typer.Exit(code=130) from None
-    except (WanI2VError, WorkflowError, RunError, PromptValidationError, ExecutionFailed, ExecutionInterrupted) as exc:
+    except (WanI2VError, OrchestratorError) as exc:
         _fail(describe(exc), type(exc).__name__, as_json)
     except Exception as exc:  # a bug: still no traceback unless asked for
         if os.environ.get("WAN_I2V_DEBUG"):

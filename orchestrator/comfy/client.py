@@ -7,6 +7,8 @@ Only the calls the dispatcher needs. Connection problems raise `ComfyUnavailable
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
+
 import asyncio
 import json
 import os
@@ -19,7 +21,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection
 
 
-class ComfyError(Exception):
+class ComfyError(OrchestratorError):
     """Base of the ComfyUI client's errors."""
 
 

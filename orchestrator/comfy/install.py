@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
+
 import shutil
 import subprocess
 import sys
@@ -11,7 +13,7 @@ from pathlib import Path
 DEFAULT_PACK_NAME = "comfy_nodes"
 
 
-class ComfyInstallError(Exception):
+class ComfyInstallError(OrchestratorError):
     """The checkout, the target folder or pip is not as expected; the message says how to fix it."""
 
 

@@ -8,6 +8,8 @@ each other's files or wipe each other's temp folder on start.
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
+
 import json
 import os
 import signal
@@ -24,7 +26,7 @@ from typing import IO
 LOG_TAIL_LINES = 20
 
 
-class ComfyLaunchError(Exception):
+class ComfyLaunchError(OrchestratorError):
     """An instance could not be started or did not become ready; the message names its port and log file."""
 
 

@@ -7,6 +7,8 @@ this attempt, or an attempt the reaper has given up on, changes nothing.
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
+
 import asyncio
 import logging
 import time
@@ -32,7 +34,7 @@ def prompt_id_for(job_id: str, attempt: int) -> str:
     return str(uuid.uuid5(PROMPT_NAMESPACE, f"{job_id}:{attempt}"))
 
 
-class JobFault(Exception):
+class JobFault(OrchestratorError):
     """Ends the attempt: `retryable` for instance faults, not for problems of the job itself."""
 
     def __init__(self, message: str, retryable: bool) -> None:

@@ -8,8 +8,10 @@ WorkflowError
 
 from __future__ import annotations
 
+from orchestrator.errors import OrchestratorError
 
-class WorkflowError(Exception):
+
+class WorkflowError(OrchestratorError):
     """Base class of the registry's errors."""
 
 
