@@ -15,6 +15,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -118,6 +119,16 @@ def _port_in_use(host: str, port: int) -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
+def _die_with_parent() -> None:
+    """In the child (Linux): SIGTERM when the starting process dies, even by SIGKILL, so no orphan keeps a GPU."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def start_instances(specs: Sequence[InstanceSpec]) -> list[Instance]:
     """Start every instance in its own process group, output going to its log file."""
     for spec in specs:
@@ -139,6 +150,7 @@ def start_instances(specs: Sequence[InstanceSpec]) -> list[Instance]:
                 stderr=subprocess.STDOUT,
                 env=env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
             instances.append(Instance(spec, process, log))
     except OSError as exc:
