@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+
 from orchestrator.jobs.models import Job as JobRecord
 from orchestrator.jobs.store import JobStore
 from orchestrator.users.models import User as UserRecord
 
 from . import schemas
+
+# Driver errors name the instance's address ("ComfyUI at http://10.0.0.5:8188 ..."); browsers never see it.
+_ADDRESS = re.compile(r"\b(?:https?|wss?)://[^\s'\")]+"  # URLs
+                      r"|\('[^']*', \d+(?:, \d+, \d+)?\)"  # socket addresses as Python prints them
+                      r"|\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b", re.IGNORECASE)  # bare IPv4[:port]
+
+
+def public_error(error: str | None) -> str | None:
+    """A job's error without the addresses of ComfyUI instances (administrators see those in /api/instances)."""
+    return _ADDRESS.sub("the instance", error) if error else error
 
 
 def user_view(user: UserRecord) -> schemas.User:
@@ -27,7 +39,7 @@ def job_view(job: JobRecord, store: JobStore, username: str) -> schemas.Job:
         id=job.id, user=username, state=job.state, progress=job.progress or 0.0, step=job.step, steps=job.steps,  # type: ignore[arg-type]
         node=job.node, queue_position=store.queue_position(job), instance=job.instance_id, attempt=job.attempt,
         cached=job.cached, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
-        error=job.error if job.state != "succeeded" else None, workflow=f"{job.workflow}@{job.workflow_version}",
+        error=public_error(job.error) if job.state != "succeeded" else None, workflow=f"{job.workflow}@{job.workflow_version}",
         workflow_hash=job.workflow_hash, parameters=job.parameters or {}, seed=job.seed, outputs=outputs,
         video_url=video_url, poster_url=poster_url, timings=job.timings,
     )

@@ -29,6 +29,7 @@ SUBMIT_ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 413, 4
 EVENT_POLL_S = 0.25
 PING_S = 15.0
 CHUNK = 1 << 16
+MAX_OFFSET = 1 << 31  # past any real listing; bigger numbers overflow the database's integers
 
 
 def _owned(svc: Services, user: User, job_id: str) -> JobRecord:
@@ -97,7 +98,12 @@ def list_jobs(
     user: User = Depends(current_user), svc: Services = Depends(services),
 ) -> schemas.JobPage:
     """Your jobs, newest first (administrators see everyone's)."""
-    items, total = svc.jobs.list_jobs(None if user.role == "admin" else user.id, (page - 1) * page_size, page_size)
+    owner = None if user.role == "admin" else user.id
+    offset = (page - 1) * page_size
+    if offset > MAX_OFFSET:  # an empty page far past the end, with the true total
+        (_, total), items = svc.jobs.list_jobs(owner, 0, 0), []
+    else:
+        items, total = svc.jobs.list_jobs(owner, offset, page_size)
     return schemas.JobPage(items=[job_view(j, svc.jobs, _name(svc, user, j)) for j in items], total=total,
                            page=page, page_size=page_size)
 
