@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from orchestrator.jobs.models import Job as JobRecord
+from orchestrator.jobs.submit import SERVER_SIDE
 from orchestrator.jobs.store import JobStore
 from orchestrator.users.models import User as UserRecord
 
@@ -40,6 +41,7 @@ def job_view(job: JobRecord, store: JobStore, username: str) -> schemas.Job:
         node=job.node, queue_position=store.queue_position(job), instance=job.instance_id, attempt=job.attempt,
         cached=job.cached, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         error=public_error(job.error) if job.state != "succeeded" else None, workflow=f"{job.workflow}@{job.workflow_version}",
-        workflow_hash=job.workflow_hash, parameters=job.parameters or {}, seed=job.seed, outputs=outputs,
+        workflow_hash=job.workflow_hash,
+        parameters={k: v for k, v in (job.parameters or {}).items() if k not in SERVER_SIDE}, seed=job.seed, outputs=outputs,
         video_url=video_url, poster_url=poster_url, timings=job.timings,
     )
