@@ -81,7 +81,7 @@ def output_dir() -> Path:
     return OUTPUT
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     _build_page()
     root = tmp_path_factory.mktemp("orchestrator")
@@ -131,9 +131,12 @@ LAUNCH_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Debian's Chromium driven by Playwright (never a downloaded browser); each context is a fresh profile."""
+    """Debian's Chromium driven by Playwright (never a downloaded browser); each context is a fresh profile.
+
+    Module-scoped: Playwright's sync API keeps an asyncio loop running in this thread while it
+    is open, which would break every later test that calls asyncio.run()."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
