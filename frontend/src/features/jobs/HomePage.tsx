@@ -18,15 +18,15 @@ function Thumbnail({ job }: { job: Job }) {
 function JobCard({ job, showUser }: { job: Job; showUser: boolean }) {
   const { t, formatDate } = useI18n();
   const prompt = String((job.parameters as Record<string, unknown>).prompt ?? "").trim();
+  // The link is named by what it shows, prompt first: "<prompt> <state> <date>".
   return (
     <li className="card job-card">
-      <Link to={`/jobs/${encodeURIComponent(job.id)}`} aria-label={t("home.open", { prompt: prompt || t("home.noPrompt") })}>
+      <Link to={`/jobs/${encodeURIComponent(job.id)}`}>
         <Thumbnail job={job} />
         <div className="job-card-body">
-          <StatusBadge state={job.state} />
           <p className="job-card-prompt">{prompt || t("home.noPrompt")}</p>
           <p className="job-card-meta">
-            <time dateTime={job.created_at}>{formatDate(job.created_at)}</time>
+            <StatusBadge state={job.state} /> <time dateTime={job.created_at}>{formatDate(job.created_at)}</time>
             {showUser && <> · {t("home.by", { user: job.user })}</>}
           </p>
           {job.state === "running" && (

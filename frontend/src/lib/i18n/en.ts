@@ -140,7 +140,6 @@ export const en = {
   "home.next": "Next page",
   "home.pagination": "Pages",
   "home.noPrompt": "(no prompt)",
-  "home.open": "Open video: {prompt}",
   "home.by": "by {user}",
 
   "instances.title": "GPU instances",

@@ -142,7 +142,6 @@ export const ru: Record<MessageKey, Message> = {
   "home.next": "Следующая страница",
   "home.pagination": "Страницы",
   "home.noPrompt": "(без описания)",
-  "home.open": "Открыть видео: {prompt}",
   "home.by": "автор: {user}",
 
   "instances.title": "GPU-экземпляры",
