@@ -37,6 +37,9 @@ NODE_CONFIG: dict[str, dict[str, str]] = {
     "video": {
         "WanI2VSaveVideo": "WAN I2V Save Video",
     },
+    "lora": {
+        "WanI2VLoraLoader": "WAN I2V LoRA Loader",
+    },
 }
 
 # Inside ComfyUI the core LoadImage is used; outside it, ours stands in.

@@ -121,7 +121,7 @@ def sample(
 @contextlib.contextmanager
 def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: ImageEmbeds, stats: dict[str, Any]):
     """Attention backend, offload and TeaCache for the duration of one sampling run."""
-    from ..accel import attention, offload
+    from ..accel import attention, model_patches, offload
     from ..accel import teacache as teacache_mod
 
     transformer = model.transformer
@@ -131,7 +131,10 @@ def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: Image
         stats["attention_fallback_reason"] = reason
     use_teacache = teacache is not None and teacache.enabled
     try:
-        with offload.on_device(transformer, host.get_device()):
+        with (
+            offload.on_device(transformer, host.get_device()),
+            model_patches.patched(model, steps=steps, teacache_on=use_teacache, stats=stats),  # LoRA chain, caches
+        ):
             if use_teacache:
                 area_class = "720p" if image.width * image.height > 832 * 480 * 1.5 else "480p"
                 config = teacache.for_run(num_steps=steps, resolution_class=model.resolution_class or area_class)

@@ -1,0 +1,48 @@
+"""What the model record asks for beyond its weights, put in place for one sampling run.
+
+- `options["loras"]`: the LoRA chain (kept on the transformer between runs while it
+  does not change; see `lora_patch`);
+- `options["cache"]`: a diffusers cache (MagCache or FirstBlockCache) from the cache
+  nodes, attached for the run and removed afterwards. One cache per run: a model
+  with a cache node cannot also get TeaCache settings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import ParameterError
+from ..pipeline.types import WanModel
+from . import lora_patch
+
+
+@contextlib.contextmanager
+def patched(model: WanModel, *, steps: int, teacache_on: bool, stats: dict[str, Any]) -> Iterator[None]:
+    transformer = model.transformer
+    chain = tuple(model.options.get("loras", ()))
+    modes = lora_patch.sync(transformer, chain)
+    if chain:
+        stats["loras"] = [
+            {"name": p.lora.name, "strength": p.strength, "skipped_keys": len(p.lora.skipped)} for p in chain
+        ]
+        stats["lora_modes"] = modes
+    cache = model.options.get("cache")
+    if cache is None:
+        yield
+        return
+    if teacache_on:
+        raise ParameterError(
+            f"This model already has {cache.label} from its cache node; TeaCache is a second cache. "
+            "Use one cache per model: set TeaCache's threshold to 0 or remove the cache node."
+        )
+    from . import diffusers_cache
+
+    diffusers_cache.apply(transformer, cache, steps)
+    try:
+        yield
+    finally:
+        stats["passes"] = diffusers_cache.stats(transformer)
+        stats["cache"] = cache.describe()
+        diffusers_cache.remove(transformer)
