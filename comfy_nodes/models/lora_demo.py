@@ -78,7 +78,6 @@ def to_state_dict(lora: DemoLora, fmt: str) -> dict[str, torch.Tensor]:
     if fmt not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}")
     sd: dict[str, torch.Tensor] = {}
-    alpha = torch.tensor(float(lora.alpha))
     for name, (a, b) in lora.factors.items():
         if fmt == "diffusers":  # PEFT keys carry no alpha: fold it into B
             sd[f"transformer.{name}.lora_A.weight"] = a.clone()
@@ -87,12 +86,13 @@ def to_state_dict(lora: DemoLora, fmt: str) -> dict[str, torch.Tensor]:
         orig = _original(name)
         if fmt == "kohya":
             base = "lora_unet_" + orig.replace(".", "_")
-            sd[f"{base}.lora_down.weight"], sd[f"{base}.lora_up.weight"], sd[f"{base}.alpha"] = a.clone(), b.clone(), alpha
+            sd[f"{base}.lora_down.weight"], sd[f"{base}.lora_up.weight"] = a.clone(), b.clone()
+            sd[f"{base}.alpha"] = torch.tensor(float(lora.alpha))
             continue
         down, up = ("lora_A", "lora_B") if fmt == "comfy_ab" else ("lora_down", "lora_up")
         sd[f"diffusion_model.{orig}.{down}.weight"] = a.clone()
         sd[f"diffusion_model.{orig}.{up}.weight"] = b.clone()
-        sd[f"diffusion_model.{orig}.alpha"] = alpha
+        sd[f"diffusion_model.{orig}.alpha"] = torch.tensor(float(lora.alpha))
     for name, delta in lora.bias_deltas.items():
         key = f"transformer.{name}.lora_B.bias" if fmt == "diffusers" else f"diffusion_model.{_original(name)}.diff_b"
         sd[key] = delta.clone()
