@@ -88,7 +88,7 @@ def finished_job(browser: Any, server: Any, output_dir: Path, tmp_path_factory: 
     page.get_by_text("5 frames at 16 fps = 0.25 s").wait_for()
     page.get_by_text("Advanced settings").click()
     page.get_by_label("Steps", exact=True).fill("2")
-    page.get_by_text("Video size:").wait_for()
+    shown_size = page.locator(".output-size").inner_text()
     assert generate.is_enabled(), page.locator(".reasons").all_inner_texts()
     page.screenshot(path=output_dir / "03-generate.png", full_page=True)
 
@@ -132,7 +132,7 @@ def finished_job(browser: Any, server: Any, output_dir: Path, tmp_path_factory: 
     page.screenshot(path=output_dir / "06-home.png", full_page=True)
     context.close()
     return {"id": job_id, "progress": progress, "duration": duration, "download": saved, "seed": seed,
-            "card": card_text, "tti_ms": tti_ms, "errors": errors}
+            "card": card_text, "tti_ms": tti_ms, "errors": errors, "shown_size": shown_size}
 
 
 def test_generate_watch_play_download(finished_job: dict[str, Any]) -> None:
@@ -148,6 +148,20 @@ def test_generate_watch_play_download(finished_job: dict[str, Any]) -> None:
     assert finished_job["download"].suffix == ".mp4"
     assert finished_job["seed"].isdigit()
     assert finished_job["errors"] == []
+
+
+def test_video_has_the_size_the_form_showed(finished_job: dict[str, Any]) -> None:
+    import re
+    import subprocess
+
+    import imageio_ffmpeg
+
+    probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(finished_job["download"])],
+                           capture_output=True, text=True, check=False)
+    stream = re.search(r"Video: .*?, (\d{2,5})x(\d{2,5})\b", probe.stderr)
+    assert stream, probe.stderr
+    width, height = stream.groups()
+    assert f"{width} × {height} px" in finished_job["shown_size"], (finished_job["shown_size"], width, height)
 
 
 def test_gallery_shows_the_job(finished_job: dict[str, Any]) -> None:

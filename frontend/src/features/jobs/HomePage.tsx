@@ -27,7 +27,7 @@ function JobCard({ job, showUser }: { job: Job; showUser: boolean }) {
           <p className="job-card-prompt">{prompt || t("home.noPrompt")}</p>
           <p className="job-card-meta">
             <StatusBadge state={job.state} /> <time dateTime={job.created_at}>{formatDate(job.created_at)}</time>
-            {showUser && <> · {t("home.by", { user: job.user })}</>}
+            {showUser && <span>{t("home.by", { user: job.user })}</span>}
           </p>
           {job.state === "running" && (
             <div className="mini-progress" aria-hidden="true">

@@ -98,7 +98,7 @@ export function makeI18n(locale: Locale, setLocale: (locale: Locale) => void = (
       return number(value, {
         style: "unit",
         unit: units[index],
-        unitDisplay: "short",
+        unitDisplay: index === 0 ? "long" : "short",
         maximumFractionDigits: index === 0 ? 0 : 1,
       });
     },
