@@ -21,6 +21,7 @@ import {
   switchWorkflow,
   type Values,
 } from "./form";
+import { DurationField, SeedField, TextAreaField, WorkflowSelect } from "./fields";
 import { labelFor, ParameterField, problemText } from "./ParameterField";
 
 export const DEFAULT_WORKFLOW = "i2v_480p";
@@ -80,14 +81,14 @@ function freshDraft(workflow: Workflow): Draft {
 
 export function GeneratePage() {
   const i18n = useI18n();
-  const { t, formatNumber } = i18n;
+  const { t } = i18n;
   const navigate = useNavigate();
   const location = useLocation();
   const reuse = (location.state as ReuseState | null)?.reuse;
   const workflows = useWorkflows();
   const submit = useSubmitJob();
   const heading = usePageTitle(t("generate.title"));
-  const ids = { workflow: useId(), prompt: useId(), negative: useId(), duration: useId(), seed: useId(), reason: useId() };
+  const reasonId = useId();
 
   // The draft exists from the first render (an image can be dropped before the workflows arrive);
   // it gets a workflow and its defaults once they do.
@@ -202,104 +203,35 @@ export function GeneratePage() {
           </p>
         </div>
         <div className="generate-fields">
-          {workflows.data && (
-            <div className="field">
-              <label htmlFor={ids.workflow}>{t("generate.workflow")}</label>
-              <select id={ids.workflow} value={workflow?.ref ?? ""} onChange={(e) => chooseWorkflow(e.target.value)}>
-                {workflows.data.map((w) => (
-                  <option key={w.ref} value={w.ref}>
-                    {w.latest ? w.title : `${w.title} (v${w.version})`}
-                  </option>
-                ))}
-              </select>
-              {workflow?.description && <p className="hint">{workflow.description}</p>}
-            </div>
-          )}
+          {workflows.data && <WorkflowSelect workflows={workflows.data} value={workflow} onChange={chooseWorkflow} />}
           {promptParameter && (
-            <div className="field">
-              <label htmlFor={ids.prompt}>{t("generate.prompt")}</label>
-              <textarea
-                id={ids.prompt}
-                rows={3}
-                value={values.prompt ?? ""}
-                onChange={(e) => setValue("prompt", e.target.value)}
-                aria-describedby={`${ids.prompt}-hint`}
-              />
-              <p className="hint" id={`${ids.prompt}-hint`}>
-                {t("generate.promptHint")}
-              </p>
-            </div>
+            <TextAreaField
+              label={t("generate.prompt")}
+              hint={t("generate.promptHint")}
+              value={values.prompt ?? ""}
+              onChange={(value) => setValue("prompt", value)}
+            />
           )}
           {negativeParameter && (
-            <div className="field">
-              <label htmlFor={ids.negative}>{t("generate.negative")}</label>
-              <textarea
-                id={ids.negative}
-                rows={3}
-                value={values.negative_prompt ?? ""}
-                onChange={(e) => setValue("negative_prompt", e.target.value)}
-                aria-describedby={`${ids.negative}-hint`}
-              />
-              <p className="hint" id={`${ids.negative}-hint`}>
-                {t("generate.negativeHint")}{" "}
-                {values.negative_prompt !== defaultText(negativeParameter) && (
-                  <button type="button" className="link-button" onClick={() => setValue("negative_prompt", defaultText(negativeParameter))}>
-                    {t("generate.negativeReset")}
-                  </button>
-                )}
-              </p>
-            </div>
+            <TextAreaField
+              label={t("generate.negative")}
+              hint={t("generate.negativeHint")}
+              value={values.negative_prompt ?? ""}
+              onChange={(value) => setValue("negative_prompt", value)}
+              reset={{ value: defaultText(negativeParameter), label: t("generate.negativeReset") }}
+            />
           )}
           {framesParameter && frames !== null && (
-            <div className="field">
-              <label htmlFor={ids.duration}>{t("generate.duration")}</label>
-              <input
-                id={ids.duration}
-                type="number"
-                inputMode="decimal"
-                min={0}
-                step={frameStep(fps)}
-                value={draft.duration ?? ""}
-                onChange={(e) => update({ duration: e.target.value })}
-                aria-describedby={`${ids.duration}-hint`}
-              />
-              <p className="hint" id={`${ids.duration}-hint`} aria-live="polite">
-                {t("generate.durationInfo", {
-                  frames: t("generate.frames", { count: frames }),
-                  fps: formatNumber(fps),
-                  seconds: formatNumber(durationForFrames(frames, fps), { maximumFractionDigits: 2 }),
-                })}
-              </p>
-            </div>
+            <DurationField value={draft.duration} onChange={(duration) => update({ duration })} frames={frames} fps={fps} />
           )}
           {seedParameter && (
-            <div className="field">
-              <label htmlFor={ids.seed}>{t("generate.seed")}</label>
-              <div className="seed-row">
-                <input
-                  id={ids.seed}
-                  type="text"
-                  inputMode="numeric"
-                  value={values.seed ?? ""}
-                  onChange={(e) => setValue("seed", e.target.value)}
-                  aria-describedby={`${ids.seed}-hint`}
-                />
-                <button type="button" onClick={() => setValue("seed", randomSeed(seedParameter))}>
-                  {t("generate.seedRandomise")}
-                </button>
-                <label className="inline">
-                  <input
-                    type="checkbox"
-                    checked={draft.seedLocked ?? false}
-                    onChange={(e) => update({ seedLocked: e.target.checked })}
-                  />{" "}
-                  {t("generate.seedLock")}
-                </label>
-              </div>
-              <p className="hint" id={`${ids.seed}-hint`}>
-                {t("generate.seedHint")}
-              </p>
-            </div>
+            <SeedField
+              parameter={seedParameter}
+              value={values.seed ?? ""}
+              locked={draft.seedLocked}
+              onChange={(value) => setValue("seed", value)}
+              onLock={(seedLocked) => update({ seedLocked })}
+            />
           )}
           {layout.main.map((parameter) => (
             <ParameterField
@@ -328,12 +260,12 @@ export function GeneratePage() {
               type="submit"
               className="primary"
               disabled={blocked}
-              aria-describedby={reasons.length ? ids.reason : undefined}
+              aria-describedby={reasons.length ? reasonId : undefined}
             >
               {submit.isPending ? t("generate.submitting") : t("generate.submit")}
             </button>
             {reasons.length > 0 && (
-              <ul className="reasons" id={ids.reason} aria-live="polite">
+              <ul className="reasons" id={reasonId} aria-live="polite">
                 {reasons.map((reason) => (
                   <li key={reason}>{reason}</li>
                 ))}
@@ -345,9 +277,3 @@ export function GeneratePage() {
     </section>
   );
 }
-
-/** One step of the duration input: a group of four frames at the fps. */
-function frameStep(fps: number): number | "any" {
-  return fps > 0 ? Number((4 / fps).toFixed(4)) : "any";
-}
-
