@@ -11,6 +11,7 @@ from orchestrator.errors import OrchestratorError
 
 import asyncio
 import logging
+import shutil
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -369,8 +370,19 @@ class _Driver:
         return "ComfyUI reported the job as failed without a message"
 
     async def _collect(self, entry: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every file in every list-valued output key, copied into VIDEOS_DIR/<job_id>/."""
+        """Every file in every list-valued output key, copied into VIDEOS_DIR/<job_id>/.
+
+        A local write failure (the videos disk full, a read-only folder) fails the job with that reason
+        and removes its partial folder; other jobs' files are untouched."""
         folder = self.limits.videos_dir / self.job_id
+        try:
+            return await self._collect_into(folder, entry)
+        except OSError as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            reason = exc.strerror or str(exc)
+            raise JobFault(f"the output could not be stored in the videos folder: {reason}", retryable=False) from exc
+
+    async def _collect_into(self, folder: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
         folder.mkdir(parents=True, exist_ok=True)
         outputs: list[dict[str, Any]] = []
         for node_id, ui in (entry.get("outputs") or {}).items():
