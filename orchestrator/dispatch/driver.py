@@ -243,10 +243,12 @@ class _Driver:
                 raise _Stop
             if frame is not None and self._handle(frame, f):
                 now = time.monotonic()
-                if frame["type"] == "progress" and now - last_progress_write >= self.limits.progress_write_s:
+                data = frame["data"]
+                value, total = int(data.get("value", 0) or 0), int(data.get("max", 0) or 0)
+                # At most one progress row per interval, but a stage's last step is always written.
+                due = now - last_progress_write >= self.limits.progress_write_s or (total and value >= total)
+                if frame["type"] == "progress" and due:
                     last_progress_write = now
-                    data = frame["data"]
-                    value, total = int(data.get("value", 0)), int(data.get("max", 0) or 0)
                     share = value / total if total else 0.0
                     node = data.get("node")
                     # The overall share follows the sampler's steps; encode and decode steps name their
