@@ -68,6 +68,12 @@ def make_demo_model(root: Path, seed: int = 0) -> dict[str, Path]:
         metadata=_METADATA,
     )
 
+    # A random LoRA in the lightx2v layout (low-rank pairs, diffs, biases), drawn from its own generator.
+    from . import lora_demo
+
+    drawn = lora_demo.draw_lora(transformer, rank=8, alpha=8.0, seed=seed + 1, biases=True, full_deltas=True)
+    save_file(lora_demo.to_state_dict(drawn, "lightx2v"), paths["loras"], metadata=_METADATA)
+
     # The same weights as a diffusers folder.
     transformer.save_pretrained(folder / "transformer")
     vae.save_pretrained(folder / "vae")

@@ -11,6 +11,7 @@ FILES = {
     "text_encoders": "umt5_demo_tiny.safetensors",
     "clip_vision": "clip_vision_demo_tiny.safetensors",
     "vae": "wan_2.1_vae_demo_tiny.safetensors",
+    "loras": "wan2.1_i2v_lora_demo_tiny.safetensors",  # stands in for the fast workflows' distillation LoRA
 }
 DIFFUSERS_FOLDER = "Wan2.1-I2V-demo-tiny-480P-Diffusers"
 

@@ -30,7 +30,7 @@ class WanI2VSampler:
                     {"default": defaults.SHIFT, "min": 0.0, "max": 20.0, "step": 0.1, "round": 0.01, "tooltip": "Flow-matching sigma shift (official: 3.0 at 480p, 5.0 at 720p)."},
                 ),
                 "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True, "tooltip": "Noise seed; the same seed gives the same video."}),
-                "scheduler": (sampling.SCHEDULERS, {"default": "unipc", "tooltip": "unipc: the official sampler (order 2, official timesteps). euler: first order, not an official setting."}),
+                "scheduler": (sampling.SCHEDULERS, {"default": "unipc", "tooltip": "unipc: the official sampler (order 2, official timesteps). euler: first order, not an official setting. euler_simple: first order on the uniform grid the 4-step distillation LoRAs (lightx2v) expect."}),
             },
             "optional": {
                 "teacache": ("WAN_TEACACHE", {"tooltip": "Optional TeaCache settings from WanI2VTeaCache."}),

@@ -13,7 +13,7 @@ from .. import host
 from ..errors import ParameterError
 from .types import ImageEmbeds, Latent, TextEmbeds, WanModel
 
-SCHEDULERS = ["unipc", "euler"]
+SCHEDULERS = ["unipc", "euler", "euler_simple"]
 LATENT_CHANNELS = 16
 
 
@@ -29,8 +29,8 @@ def official_sigmas(steps: int) -> np.ndarray:
 
 
 def make_scheduler(name: str, shift: float) -> Any:
-    """UniPC (order 2, bh2, the official default) or Euler (not an official setting),
-    on shifted flow sigmas. Set its timesteps with `set_steps`."""
+    """UniPC (order 2, bh2, the official default), Euler (not an official setting) or Euler on
+    the uniform "simple" grid (distilled 4-step models), on shifted flow sigmas. Set its timesteps with `set_steps`."""
     from diffusers import FlowMatchEulerDiscreteScheduler, UniPCMultistepScheduler
 
     if name == "unipc":
@@ -40,6 +40,13 @@ def make_scheduler(name: str, shift: float) -> Any:
         )  # fmt: skip
     if name == "euler":
         return FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+    if name == "euler_simple":
+        # Deterministic flow Euler on the uniform grid 1 -> 0 before the shift (ComfyUI's "simple"):
+        # at 4 steps and shift 5, sigmas [1, 0.9375, 0.8333, 0.625, 0], the timesteps the lightx2v
+        # step-distillation LoRAs were trained for ([1000, 750, 500, 250] before the shift).
+        sched = FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000, shift=shift)
+        sched.wan_sigma_grid = "simple"
+        return sched
     raise ParameterError(f"Unknown scheduler '{name}'; choose one of {', '.join(SCHEDULERS)}.")
 
 
@@ -49,6 +56,8 @@ def set_steps(sched: Any, steps: int, device: torch.device | str | None = None) 
 
     if isinstance(sched, UniPCMultistepScheduler):
         sched.set_timesteps(sigmas=official_sigmas(steps), device=device)
+    elif getattr(sched, "wan_sigma_grid", None) == "simple":
+        sched.set_timesteps(sigmas=np.linspace(1.0, 0.0, steps + 1)[:-1].copy(), device=device)
     else:
         sched.set_timesteps(steps, device=device)
 

@@ -111,8 +111,11 @@ def installed_files(tmp_path: Path):
 @pytest.mark.parametrize("ref", WORKFLOWS)
 def test_bound_workflow_validates_when_its_files_exist(installed_files, ref):
     workflow = get_workflow(ref)
-    if ref.startswith("i2v_720p"):
-        (installed_files / "models" / "diffusion_models" / "wan2.1_i2v_720p_14B_bf16.safetensors").write_bytes(b"")
+    for parameter in workflow.manifest.parameters:  # the files only this workflow names (720p model, LoRA)
+        if parameter.model_kind:
+            path = installed_files / "models" / parameter.model_kind / parameter.default
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.touch()
     validated = validate_prompt(bind(workflow, {"seed": "7"}, image="start.png"), NODE_CLASS_MAPPINGS)
     assert validated.node_errors == {}
     assert validated.outputs == ["12"]
