@@ -5,6 +5,11 @@ Inside ComfyUI the services below come from `comfy.model_management`,
 server) this module supplies the same services itself:
 
 - device: CUDA when available, else CPU;
+- placement: `load_to_device` / `unload_from_device` / `ensure_on_device` put a
+  module on the compute device and take it off again. Inside ComfyUI they go
+  through its model management (`comfy_managed`): room is freed first, ours
+  count among its loaded models, and its eviction and `/free` unload ours too.
+  Outside ComfyUI they are plain `.to()` moves;
 - progress: `Progress(total).update(n)` calls the hook set with `set_progress_hook`;
 - interrupt: `request_interrupt()` sets a flag that `throw_if_interrupted()` turns
   into `Interrupted` at the next step;
@@ -76,6 +81,62 @@ def soft_empty_cache() -> None:
 
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+
+
+def load_to_device(module: torch.nn.Module, device: torch.device) -> None:
+    """Place a model on the compute device for use.
+
+    In ComfyUI this is `comfy.model_management.load_models_gpu`: other models are
+    unloaded first as far as needed, and ours stays registered, so ComfyUI may
+    unload it later (to make room, or on `/free`). Outside ComfyUI: `module.to(device)`.
+    """
+    if IN_COMFYUI:
+        from . import comfy_managed
+
+        comfy_managed.load(_mm, module, device, offload_device())
+    else:
+        module.to(device)
+
+
+def ensure_on_device(module: torch.nn.Module, device: torch.device) -> None:
+    """Before a run of a model placed with `load_to_device`: in ComfyUI it may have been
+    unloaded since (room for another model, `/free`), so it is loaded again (a cheap
+    check when still there). Outside ComfyUI nothing moves it: no-op."""
+    if IN_COMFYUI:
+        load_to_device(module, device)
+
+
+def unload_from_device(module: torch.nn.Module) -> None:
+    """Move a model back to the offload device (and out of ComfyUI's loaded models)."""
+    if IN_COMFYUI:
+        from . import comfy_managed
+
+        comfy_managed.unload(_mm, module)
+    else:
+        module.to(offload_device())
+
+
+def make_room(bytes_needed: int, device: torch.device) -> None:
+    """Free `bytes_needed` (plus ComfyUI's inference reserve) on `device` by unloading
+    other models, as ComfyUI does before it loads one; for models that stream their
+    weights in pieces (block offload). Outside ComfyUI there is nothing to unload."""
+    if IN_COMFYUI and _torch_device(device).type != "cpu":
+        _mm.free_memory(bytes_needed + _mm.minimum_inference_memory(), _torch_device(device))
+
+
+def is_managed_by_comfyui(module: torch.nn.Module) -> bool:
+    """Whether ComfyUI currently counts `module` among its loaded models."""
+    if not IN_COMFYUI:
+        return False
+    from . import comfy_managed
+
+    return comfy_managed.is_loaded(_mm, module)
+
+
+def _torch_device(device: object) -> torch.device:
+    import torch
+
+    return torch.device(device)
 
 
 # ---------------------------------------------------------------- interrupt

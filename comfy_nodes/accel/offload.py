@@ -52,7 +52,7 @@ def apply_offload(transformer: torch.nn.Module, mode: str, device: torch.device)
             raise ParameterError("This model already uses block offloading; load it again to change the offload mode.")
         return
     if mode == "none":
-        transformer.to(device)
+        host.load_to_device(transformer, device)  # in ComfyUI: room made first, then managed by it
     elif mode == "model":
         transformer.to(host.offload_device())
     else:
@@ -95,7 +95,7 @@ def stay_if_room(module: torch.nn.Module, device: torch.device) -> bool:
     size = sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
     if free - size < RESIDENT_FREE_SHARE * total:
         return False
-    module.to(device)
+    host.load_to_device(module, device)
     _modes[module] = "none"
     logger.info("%s stays on %s (%.1f GB; %.1f of %.1f GB were free).", type(module).__name__, device, size / 1e9, free / 1e9, total / 1e9)
     return True
@@ -104,14 +104,29 @@ def stay_if_room(module: torch.nn.Module, device: torch.device) -> bool:
 @contextmanager
 def on_device(transformer: torch.nn.Module, device: torch.device) -> Iterator[None]:
     """For "model" offload, keep the model on `device` inside the block; no-op for other modes."""
-    if offload_mode(transformer) != "model":
+    mode = offload_mode(transformer)
+    device = torch.device(device)
+    if mode != "model":
+        if mode == "none":
+            host.ensure_on_device(transformer, device)  # ComfyUI may have unloaded it since
+        else:
+            host.make_room(_streamed_bytes(transformer), device)
         yield
         return
-    device = torch.device(device)
-    transformer.to(device)
+    host.load_to_device(transformer, device)
     try:
         yield
     finally:
-        transformer.to(host.offload_device())
+        host.unload_from_device(transformer)
         if device.type != "cpu":
             host.soft_empty_cache()
+
+
+def _streamed_bytes(transformer: torch.nn.Module) -> int:
+    """Device memory that block offload needs: the parts outside the blocks plus two blocks (one prefetched)."""
+
+    def size(module: torch.nn.Module) -> int:
+        return sum(t.numel() * t.element_size() for t in (*module.parameters(), *module.buffers()))
+
+    blocks = [size(block) for block in getattr(transformer, "blocks", [])]
+    return size(transformer) - sum(blocks) + 2 * max(blocks, default=0)
