@@ -232,3 +232,37 @@ def test_broker_restarted_mid_queue(make, tmp_path: Path) -> None:  # type: igno
         service.close()
         broker.kill()
         drop_keys(broker.url, run) if broker.proc and broker.proc.poll() is None else None
+
+
+def test_a_celery_pool_child_killed_mid_job(make) -> None:  # type: ignore[no-untyped-def]
+    """What the OOM killer does: only the pool child dies; the message is requeued at once
+    (task_reject_on_worker_lost) and the job still ends once."""
+    import psutil
+
+    from cluster_support import REDIS_DB, redis_up
+
+    if not redis_up():
+        pytest.skip(f"Redis at {REDIS_DB} is not reachable")
+    run = uuid.uuid4().hex[:6]
+    queue = f"c{run}gpu0"
+    service = make(BROKER_URL=REDIS_DB)
+    try:
+        service.start_worker(queue, service.start_instance())
+        service.start_server()
+        alice = service.client(service.token("alice"))
+        wait_for(lambda: alice.get("/api/health").json()["instances_up"] == 1, 60, "the worker")
+        slow = submit(alice, steps=40, delay=0.05)
+        wait_for(lambda: job(alice, slow)["progress"] > 0.1, 30, "progress")
+        main = psutil.Process(service.workers[queue].proc.pid)  # type: ignore[union-attr]
+        children = [p for p in main.children(recursive=True) if p.is_running()]
+        assert children, "the worker has no pool child"
+        for child in children:
+            os.kill(child.pid, signal.SIGKILL)
+        after = submit(alice, steps=3)
+        done = wait_all_final(alice, [slow, after], 60)
+        assert all(j["state"] == "succeeded" for j in done.values()), done
+        assert main.is_running()  # the worker itself lived on
+        assert_ledger(service.env["DATABASE_URL"], [slow, after])
+    finally:
+        service.close()
+        drop_keys(REDIS_DB, run)
