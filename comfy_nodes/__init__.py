@@ -40,6 +40,10 @@ NODE_CONFIG: dict[str, dict[str, str]] = {
     "lora": {
         "WanI2VLoraLoader": "WAN I2V LoRA Loader",
     },
+    "cache": {
+        "WanI2VMagCache": "WAN I2V MagCache",
+        "WanI2VFirstBlockCache": "WAN I2V First Block Cache",
+    },
 }
 
 # Inside ComfyUI the core LoadImage is used; outside it, ours stands in.

@@ -29,17 +29,17 @@ def patched(model: WanModel, *, steps: int, teacache_on: bool, stats: dict[str, 
         ]
         stats["lora_modes"] = modes
     cache = model.options.get("cache")
-    if cache is None:
+    if cache is None or not cache.enabled:
         yield
         return
     if teacache_on:
         raise ParameterError(
-            f"This model already has {cache.label} from its cache node; TeaCache is a second cache. "
-            "Use one cache per model: set TeaCache's threshold to 0 or remove the cache node."
+            f"This model already has {cache.label} from its cache node, and TeaCache settings reach the sampler too. "
+            "Use one cache per model: set TeaCache's threshold to 0 (or disconnect it), or remove the cache node."
         )
     from . import diffusers_cache
 
-    diffusers_cache.apply(transformer, cache, steps)
+    diffusers_cache.apply(transformer, cache, steps, model.resolution_class)
     try:
         yield
     finally:
