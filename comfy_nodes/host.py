@@ -40,7 +40,7 @@ except ImportError:
 
 # Model kinds, named as ComfyUI's folder_paths names them. "diffusers" holds
 # whole diffusers-format folders; every loader also lists those.
-MODEL_KINDS = ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers")
+MODEL_KINDS = ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers", "loras")
 MODEL_EXTENSIONS = (".safetensors", ".sft", ".pt", ".pth", ".bin", ".ckpt")
 
 if TYPE_CHECKING:
