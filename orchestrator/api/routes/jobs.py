@@ -28,6 +28,7 @@ ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 404)}
 SUBMIT_ERRORS = {code: {"model": schemas.ErrorResponse} for code in (401, 413, 422)}
 EVENT_POLL_S = 0.25
 PING_S = 15.0
+STATE_CHECK_S = 2.0  # a quiet stream re-reads the job this often (events carry every change)
 CHUNK = 1 << 16
 MAX_OFFSET = 1 << 31  # past any real listing; bigger numbers overflow the database's integers
 
@@ -147,6 +148,7 @@ async def job_events(
         nonlocal after
         loop = asyncio.get_running_loop()
         last_sent = loop.time()
+        checked: float | None = None
         if after is None:  # a fresh stream opens with the current snapshot
             events = await asyncio.to_thread(svc.jobs.events_after, job_id, 0)
             after = events[-1].id if events else 0
@@ -159,8 +161,10 @@ async def job_events(
                 after = events[-1].id
                 yield _sse(after, events[-1].kind, _payload(svc, current, name))
                 last_sent = loop.time()
-            else:
+            elif checked is None or loop.time() - checked >= STATE_CHECK_S:
+                # Every state change writes an event, so between events this read is only a safety net.
                 current = await asyncio.to_thread(svc.jobs.get_job, job_id)
+                checked = loop.time()
             if current is None or current.state in FINAL:
                 yield _sse(after, "end", _payload(svc, current, name) if current else "{}")
                 return
