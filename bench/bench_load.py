@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -203,6 +204,7 @@ def main() -> None:
               f"{rss[-1][1]:.0f} MiB |")
     finally:
         service.close()
+        shutil.rmtree(tmp, ignore_errors=True)
         if schema:
             get_engine(db).dispose()  # type: ignore[arg-type]
             with create_engine(normalize_url(args.postgres), isolation_level="AUTOCOMMIT").connect() as conn:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -140,6 +141,7 @@ def main() -> None:
         cluster.close()
         drop_keys(args.redis, cluster.run)
         _drop_schema(args.postgres, schema, db)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _restart_instance(service, index: int, port: int) -> None:  # type: ignore[no-untyped-def]

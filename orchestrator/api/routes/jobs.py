@@ -140,8 +140,9 @@ async def job_events(
     job_id: str, request: Request, last_event_id: str | None = Header(None),
     user: User = Depends(current_user), svc: Services = Depends(services),
 ) -> StreamingResponse:
-    job = _owned(svc, user, job_id)
-    name = _name(svc, user, job)
+    # Database reads off the event loop: a stream per open page, so they add up.
+    job = await asyncio.to_thread(_owned, svc, user, job_id)
+    name = await asyncio.to_thread(_name, svc, user, job)
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
 
     async def stream() -> AsyncIterator[str]:
@@ -153,20 +154,20 @@ async def job_events(
             events = await asyncio.to_thread(svc.jobs.events_after, job_id, 0)
             after = events[-1].id if events else 0
             current = await asyncio.to_thread(svc.jobs.get_job, job_id)
-            yield _sse(after, "state", _payload(svc, current, name))
+            yield _sse(after, "state", await asyncio.to_thread(_payload, svc, current, name))
         while True:
             events = await asyncio.to_thread(svc.jobs.events_after, job_id, after)
             if events:
                 current = await asyncio.to_thread(svc.jobs.get_job, job_id)
                 after = events[-1].id
-                yield _sse(after, events[-1].kind, _payload(svc, current, name))
+                yield _sse(after, events[-1].kind, await asyncio.to_thread(_payload, svc, current, name))
                 last_sent = loop.time()
             elif checked is None or loop.time() - checked >= STATE_CHECK_S:
                 # Every state change writes an event, so between events this read is only a safety net.
                 current = await asyncio.to_thread(svc.jobs.get_job, job_id)
                 checked = loop.time()
             if current is None or current.state in FINAL:
-                yield _sse(after, "end", _payload(svc, current, name) if current else "{}")
+                yield _sse(after, "end", await asyncio.to_thread(_payload, svc, current, name) if current else "{}")
                 return
             if await request.is_disconnected():
                 return
@@ -191,7 +192,7 @@ async def download(
     user: User = Depends(current_user), svc: Services = Depends(services),
 ) -> FileResponse:
     """The video (Range requests supported, so players can seek), its poster, or another output."""
-    job = _owned(svc, user, job_id)
+    job = await asyncio.to_thread(_owned, svc, user, job_id)
     if job.state != "succeeded":
         raise NotReady(f"The job is {job.state}; its files are there once it has succeeded.", "job_id")
     folder = Path(svc.settings.VIDEOS_DIR)
