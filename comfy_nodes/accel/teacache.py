@@ -23,10 +23,14 @@ import math
 from dataclasses import dataclass
 
 import torch
-from diffusers.hooks._helpers import TransformerBlockRegistry
-from diffusers.hooks.hooks import BaseState, CacheContext, HookRegistry, ModelHook, StateManager
 
+from ..diffusers_api import private
 from ..errors import ModelFormatError, ParameterError
+
+(TransformerBlockRegistry,) = private("diffusers.hooks._helpers", "TransformerBlockRegistry")
+BaseState, CacheContext, HookRegistry, ModelHook, StateManager = private(
+    "diffusers.hooks.hooks", "BaseState", "CacheContext", "HookRegistry", "ModelHook", "StateManager"
+)
 
 logger = logging.getLogger(__name__)
 

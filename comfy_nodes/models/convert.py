@@ -10,9 +10,11 @@ from __future__ import annotations
 import re
 
 import torch
-from diffusers.loaders.single_file_utils import (
-    convert_wan_transformer_to_diffusers,
-    convert_wan_vae_to_diffusers,
+
+from ..diffusers_api import private
+
+convert_wan_transformer_to_diffusers, convert_wan_vae_to_diffusers = private(
+    "diffusers.loaders.single_file_utils", "convert_wan_transformer_to_diffusers", "convert_wan_vae_to_diffusers"
 )
 
 StateDict = dict[str, torch.Tensor]
