@@ -179,7 +179,11 @@ def main() -> None:
                    files={"image": ("in.png", IMAGE, "image/png")})
         time.sleep(3)
         load = Load(service.url, token, args.seconds, args.poll_s)
+        server_cpu0, own_cpu0, wall0 = sum(psutil.Process(pid).cpu_times()[:2]), sum(os.times()[:2]), time.time()
         rss = asyncio.run(_measure(load, pid, args.clients))
+        wall = time.time() - wall0
+        server_cpu = (sum(psutil.Process(pid).cpu_times()[:2]) - server_cpu0) / wall * 100
+        own_cpu = (sum(os.times()[:2]) - own_cpu0) / wall * 100
         with service.client(token) as c:
             total = c.get("/api/jobs", params={"page_size": 1}).json()["total"]
         errors = sum(load.errors.values())
@@ -198,6 +202,7 @@ def main() -> None:
         print(f"| errors | {errors} of {load.requests} requests ({100 * errors / max(1, load.requests):.2f} %)"
               f"{' ' + str(load.errors) if errors else ''} |")
         print(f"| jobs run meanwhile | {len(load.jobs)} submitted, {total} in the database |")
+        print(f"| CPU: orchestrator / this load generator | {server_cpu:.0f} % / {own_cpu:.0f} % of one core |")
         print(f"| machine load average (1 min) at the end | {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores |")
         third = max(1, len(rss) // 2)
         print(f"| orchestrator RSS start / middle / end | {rss[0][1]:.0f} / {rss[third][1]:.0f} / "
