@@ -222,8 +222,9 @@ def test_free_unloads_our_models_through_comfyui(comfyui: str) -> None:
 
 MANAGED_SCRIPT = r"""
 import gc, json, os, sys, weakref
-comfy_dir, repo = sys.argv[1], sys.argv[2]
+comfy_dir, repo, models = sys.argv[1], sys.argv[2], sys.argv[3]
 sys.path.insert(0, comfy_dir)
+os.chdir(comfy_dir)
 sys.argv = [sys.argv[0], "--cpu"]
 import comfy.options
 comfy.options.enable_args_parsing()
@@ -239,8 +240,19 @@ out["registered"] = host.is_managed_by_comfyui(module)
 out["entries"] = len(mm.current_loaded_models)
 with offload.on_device(module, mm.get_torch_device()):
     out["entries_in_run"] = len(mm.current_loaded_models)
+# A native model beside ours (ComfyUI's own VAE patcher), then a reload of everything loaded,
+# as ComfyUI's ControlNet code does: both kinds of entry live in one list, never twice.
+import folder_paths, nodes
+folder_paths.add_model_folder_path("vae", os.path.join(models, "vae"))
+(vae,) = nodes.VAELoader().load_vae(folder_paths.get_filename_list("vae")[0])
+nodes.VAEEncode().encode(vae, torch.rand(1, 64, 64, 3))
+kinds = lambda: sorted(type(m.model).__name__ for m in mm.current_loaded_models)
+out["beside_native"] = kinds()
+mm.load_models_gpu(mm.loaded_models())
+out["after_reload_all"] = kinds()
 mm.unload_all_models()
 out["after_unload_all"] = host.is_managed_by_comfyui(module)
+out["left_after_unload_all"] = kinds()
 with offload.on_device(module, mm.get_torch_device()):
     out["back_for_run"] = host.is_managed_by_comfyui(module)
 other = torch.nn.Linear(8, 8)
@@ -258,10 +270,12 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def test_host_placement_goes_through_comfyui_model_management(tmp_path: Path) -> None:
+def test_host_placement_goes_through_comfyui_model_management(tmp_path: Path, demo_models: Path) -> None:
     script = tmp_path / "managed.py"
     script.write_text(MANAGED_SCRIPT)
-    done = subprocess.run([str(PYTHON), str(script), str(CHECKOUT), str(ROOT)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(PYTHON), str(script), str(CHECKOUT), str(ROOT), str(demo_models)], capture_output=True, text=True, timeout=300
+    )
     lines = [line for line in done.stdout.splitlines() if line.startswith("RESULT ")]
     assert done.returncode == 0 and lines, done.stderr[-3000:]
     out = json.loads(lines[-1].removeprefix("RESULT "))
@@ -270,7 +284,10 @@ def test_host_placement_goes_through_comfyui_model_management(tmp_path: Path) ->
         "registered": True,  # placed with load_models_gpu
         "entries": 1,
         "entries_in_run": 1,  # a run re-lists it, never twice
+        "beside_native": ["ManagedModule", "ModelPatcher"],
+        "after_reload_all": ["ManagedModule", "ModelPatcher"],
         "after_unload_all": False,  # what /free with unload_models calls
+        "left_after_unload_all": [],  # ours and the native one
         "back_for_run": True,
         "model_mode_in_run": True,  # offload="model": managed while it runs ...
         "model_mode_after_run": False,  # ... and handed back afterwards
