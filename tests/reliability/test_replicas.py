@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cluster_support import REDIS_DB, Cluster, make_cluster, redis_up
@@ -77,6 +78,7 @@ def test_two_replicas_share_the_work_and_survive_one_killed(cluster: Cluster) ->
     some = first[0]
     assert job(via_b, some)["state"] == "succeeded"
     assert "event: end" in via_b.get(f"/api/jobs/{some}/events").text
+    assert "event: end" in httpx.get(f"{b.url}/api/jobs/{some}/events?access_token={ta}", timeout=30).text
     video_a, video_b = via_a.get(f"/api/download/{some}"), via_b.get(f"/api/download/{some}")
     assert video_a.status_code == video_b.status_code == 200 and video_a.content == video_b.content
     assert via_b.get(f"/api/download/{some}", headers={"Range": "bytes=0-5"}).content == video_a.content[:6]
@@ -102,3 +104,7 @@ def test_two_replicas_share_the_work_and_survive_one_killed(cluster: Cluster) ->
     cluster.replicas.remove(a)
     again = cluster.start_replica(a.port)
     assert job(cluster.client(again, ta), slow)["state"] == "succeeded"
+    # What `wan-i2v serve` itself wrote (its logging set-up, not a test's): requests, never tokens.
+    logs = "".join(p.read_text() for p in cluster.service.tmp.glob("replica*.log"))
+    assert f"/api/jobs/{some}/events" in logs
+    assert ta not in logs and tb not in logs and "access_token" not in logs

@@ -43,9 +43,9 @@ def test_tokens_passwords_and_api_keys_never_reach_the_logs(tmp_path: Path) -> N
     saved = root.level, {n: logging.getLogger(n).level for n in ("uvicorn", "sqlalchemy.engine", "orchestrator")}
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
-    for name in saved[1]:
-        logging.getLogger(name).setLevel(logging.DEBUG)  # SQL statements with their parameters too
     api = start_api(tmp_path)
+    for name in saved[1]:  # after the server configured its loggers; SQL statements with their parameters too
+        logging.getLogger(name).setLevel(logging.DEBUG)
     try:
         key = api.services.users.create_api_key("alice", "cli")
         token = api.login("alice")
