@@ -174,3 +174,20 @@ def test_fp8_weights_get_bf16_adapters_and_restore_exactly(tiny_factory, tiny_in
     finally:
         lora_patch.sync(model, ())
     assert torch.equal(forward(model, tiny_inputs, 400.0), base)
+
+
+def test_block_offloading_gets_adapters_that_match_the_merge(tiny_factory, tiny_inputs):
+    from comfy_nodes.accel import offload
+
+    model = tiny_factory()
+    drawn = lora_demo.draw_lora(model, seed=12, magnitude=0.2)
+    expected = forward(_hand_merged(model, (drawn, 1.0)), tiny_inputs, 600.0)
+    offload.apply_offload(model, "blocks", torch.device("cpu"))
+    base = forward(model, tiny_inputs, 600.0)
+    weights = _converted(model, drawn, "comfy")
+    try:
+        assert lora_patch.sync(model, (LoraPatch(weights, 1.0),)) == {"adapter": 24}  # streamed weights stay untouched
+        torch.testing.assert_close(forward(model, tiny_inputs, 600.0), expected, rtol=0, atol=1e-5)
+    finally:
+        lora_patch.sync(model, ())
+    assert torch.equal(forward(model, tiny_inputs, 600.0), base)
