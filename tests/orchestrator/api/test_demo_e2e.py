@@ -11,9 +11,16 @@ import imageio_ffmpeg
 import pytest
 from PIL import Image
 
-from service_support import Proc, cli, free_port, service_env, wait_for
+from service_support import ROOT, Proc, cli, free_port, service_env, wait_for
 
 pytestmark = pytest.mark.e2e
+def readme_api_block() -> str:
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    found = [b for b in blocks if "/api/generate" in b]
+    assert len(found) == 1, "README.md should hold exactly one Python client block for the job API"
+    return found[0]
+
+
 SMALL = ["--set", "steps=2", "--set", "num_frames=5", "--set", "resolution=custom", "--set", "width=64",
          "--set", "height=48", "--set", "seed=3"]
 
@@ -56,6 +63,16 @@ def test_serve_dev_with_the_demo_model_and_the_client_commands(tmp_path, demo_mo
         assert poster.returncode == 0 and Image.open(tmp_path / "poster.png").size == (64, 48)
         missing = cli("status", "0" * 32, "--server", url, env=env)
         assert missing.returncode == 1 and "No job" in missing.stderr and "Traceback" not in missing.stderr
+        # The README's Python client for the job API, as written (only the port differs).
+        code = readme_api_block().replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        Image.new("RGB", (160, 120), (90, 140, 200)).save(tmp_path / "cat.png")
+        (tmp_path / "client.py").write_text(code, encoding="utf-8")
+        ran = subprocess.run([sys.executable, "client.py"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                             env={**env, "WAN_I2V_PASSWORD": password})
+        assert ran.returncode == 0 and "saved cat.mp4" in ran.stdout, ran.stdout + ran.stderr
+        probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(tmp_path / "cat.mp4")],
+                               capture_output=True, text=True)
+        assert "Video: h264" in probe.stderr and "256x144" in probe.stderr
     finally:
         server.stop()
     with pytest.raises(httpx.ConnectError):  # the embedded instance stopped with the orchestrator
