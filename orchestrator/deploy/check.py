@@ -127,6 +127,10 @@ def detect(header: Header) -> Detected:
             (width, layers, p), "ViT"
         )
         return Detected("clip_vision", f"CLIP vision {name}: width {width}, {layers} layers, patch {p}")
+    downs = [k for k in keys if k.endswith((".lora_down.weight", ".lora_A.weight"))]
+    if downs:
+        ranks = sorted({shapes[k][0] for k in downs})
+        return Detected("loras", f"LoRA: {len(downs)} low-rank modules, rank {'/'.join(map(str, ranks))}")
     return Detected(None, "not a WAN 2.1 I2V component (unknown tensor names)")
 
 
