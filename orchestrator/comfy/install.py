@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from orchestrator.errors import OrchestratorError
-
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+from orchestrator.errors import OrchestratorError
 
 DEFAULT_PACK_NAME = "comfy_nodes"
 

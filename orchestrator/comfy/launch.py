@@ -8,8 +8,6 @@ each other's files or wipe each other's temp folder on start.
 
 from __future__ import annotations
 
-from orchestrator.errors import OrchestratorError
-
 import json
 import os
 import signal
@@ -23,6 +21,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+
+from orchestrator.errors import OrchestratorError
 
 LOG_TAIL_LINES = 20
 

@@ -7,8 +7,6 @@ this attempt, or an attempt the reaper has given up on, changes nothing.
 
 from __future__ import annotations
 
-from orchestrator.errors import OrchestratorError
-
 import asyncio
 import logging
 import shutil
@@ -20,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, EventStream, PromptRejected
+from orchestrator.errors import OrchestratorError
 from orchestrator.workflows import WorkflowError, bind, get_workflow
 
 from .limits import Limits
