@@ -238,12 +238,20 @@ class JobStore:
     def fail(self, job_id: str, attempt: int, error: str, retryable: bool, retry_limit: int | None = None) -> bool:
         """Retryable faults put the job back in the queue until the retry limit, then fail it with the reason."""
         limit = self.retry_limit if retry_limit is None else retry_limit
-        if retryable and attempt < limit:
+        # Only attempts that reached ComfyUI count: a claim lost with the broker (a restart) ran nothing.
+        # Claims that never run are still bounded, at three times the limit.
+        runs = self._runs(job_id)
+        if retryable and runs < limit and attempt < 3 * limit:
             return self._fenced(job_id, attempt, ACTIVE, "state", state="queued", instance_id=None, prompt_id=None,
                                 error=error, progress=0.0, step=None, steps=None, node=None)
         if retryable:
-            error = f"{error} (gave up after {attempt} attempts)"
+            error = f"{error} (gave up after {attempt} attempts, {runs} of them started)"
         return self._fenced(job_id, attempt, ACTIVE, "state", state="failed", error=error, finished_at=utcnow())
+
+    def _runs(self, job_id: str) -> int:
+        with self.factory() as s:
+            return int(s.scalar(select(func.count()).select_from(JobEvent).where(
+                JobEvent.job_id == job_id, JobEvent.kind == "state", JobEvent.state == "running")) or 0)
 
     def mark_cancelled(self, job_id: str, attempt: int) -> bool:
         return self._fenced(job_id, attempt, ACTIVE, "state", state="cancelled", finished_at=utcnow())

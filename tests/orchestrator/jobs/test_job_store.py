@@ -109,9 +109,25 @@ def test_retryable_faults_requeue_until_the_limit_then_fail_with_the_reason(db) 
     job = _job(store, ids["alice"])
     for attempt in (1, 2, 3):
         assert store.claim_next("gpu0").attempt == attempt
+        assert store.mark_running(job.id, attempt, f"p{attempt}")
         store.fail(job.id, attempt, "instance unreachable", retryable=True)
     failed = store.get_job(job.id)
     assert failed.state == "failed" and "instance unreachable" in failed.error and "3 attempts" in failed.error
+
+
+def test_claims_that_never_started_do_not_use_up_the_retries(db) -> None:
+    """A claim lost with the broker ran nothing; it is retried, but not forever."""
+    store, ids = db
+    _up(store, "gpu0")
+    job = _job(store, ids["alice"])
+    for attempt in range(1, 9):
+        assert store.claim_next("gpu0").attempt == attempt
+        assert store.fail(job.id, attempt, "stopped reporting", retryable=True)
+        assert store.get_job(job.id).state == "queued"
+    assert store.claim_next("gpu0").attempt == 9
+    store.fail(job.id, 9, "stopped reporting", retryable=True)
+    failed = store.get_job(job.id)
+    assert failed.state == "failed" and "0 of them started" in failed.error
 
 
 def test_the_reaper_hands_back_stale_attempts_only(db) -> None:
