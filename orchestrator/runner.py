@@ -178,12 +178,23 @@ def _plan_released(request: RunRequest, image_name: str, info: ImageInfo, out_fo
         raise RunError("Give the start image as IMAGE (or --image), not as a parameter.")
     preset, notes = _choose_preset_released(workflow, params, request)
     if preset == "demo":
-        user_set = set(params)
-        params = {**{k: v for k, v in {**DEMO_MODEL_PARAMS, **DEMO_SIZE}.items() if k not in user_set}, **params}
+        params = {**_demo_params(workflow), **params}
     used = resolve_parameters(workflow, params, image=image_name)  # converts, checks bounds, draws seed=-1 once
     prompt = bind(workflow, used, image=image_name)
     parameters = {**used, "image": str(request.image)}
     return RunPlan(request, workflow.ref, workflow.content_hash, prompt, parameters, image_name, info, preset, notes)
+
+
+def _demo_params(workflow: Workflow) -> dict[str, Any]:
+    """The demo files for every model parameter (LoRAs included) and the small size; a workflow made
+    for fewer steps than the demo's 8 (the fast ones) keeps its own."""
+    files = {p.name: demo_files.FILES[p.model_kind] for p in workflow.manifest.parameters
+             if p.model_kind in demo_files.FILES}
+    size = dict(DEMO_SIZE)
+    steps = next((p.default for p in workflow.manifest.parameters if p.name == "steps"), None)
+    if isinstance(steps, int) and steps < size["steps"]:
+        size["steps"] = steps
+    return {**files, **size}
 
 
 def _choose_preset_released(workflow: Workflow, params: Mapping[str, Any], request: RunRequest) -> tuple[str | None, list[str]]:

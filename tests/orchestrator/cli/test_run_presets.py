@@ -167,3 +167,12 @@ def test_default_out_is_beside_the_current_folder_and_never_overwrites(tmp_path:
     assert default_out(image, tmp_path) == tmp_path / "cat-2.mp4"
     poster_path(tmp_path / "cat-2.mp4").write_bytes(b"old poster")
     assert default_out(image, tmp_path) == tmp_path / "cat-3.mp4"
+
+
+def test_the_demo_preset_covers_the_fast_workflows_lora_and_steps() -> None:
+    from comfy_nodes.models import demo_files
+    from orchestrator.runner import _demo_params
+
+    fast = _demo_params(get_workflow("i2v_480p_fast"))
+    assert fast["distill_lora"] == demo_files.FILES["loras"] and fast["steps"] == 4
+    assert _demo_params(get_workflow("i2v_480p"))["steps"] == 8
