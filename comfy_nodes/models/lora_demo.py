@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..errors import ParameterError
 from . import convert
 
 FORMATS = ("comfy", "comfy_ab", "kohya", "diffusers", "lightx2v")
@@ -76,7 +77,7 @@ def _original(name: str) -> str:
 def to_state_dict(lora: DemoLora, fmt: str) -> dict[str, torch.Tensor]:
     """The LoRA's keys in one of FORMATS (lightx2v: ComfyUI keys plus .diff/.diff_b/diff_m and a zero norm diff)."""
     if fmt not in FORMATS:
-        raise ValueError(f"format must be one of {FORMATS}")
+        raise ParameterError(f"format must be one of {FORMATS}")
     sd: dict[str, torch.Tensor] = {}
     for name, (a, b) in lora.factors.items():
         if fmt == "diffusers":  # PEFT keys carry no alpha: fold it into B

@@ -18,7 +18,7 @@ def reap(store: Any, stale_after_s: float, retry_limit: int, job_timeout_s: floa
     reaped = []
     for job in store.stale_attempts(stale_cutoff(stale_after_s)):
         reason = f"instance {job.instance_id} stopped reporting on the job for over {stale_after_s:.0f} s"
-        if store.fail(job.id, job.attempt, reason, True, retry_limit):
+        if store.fail(job.id, job.attempt, reason, True, retry_limit, lost_claim=True):
             log.warning("job %s attempt %s: %s", job.id, job.attempt, reason)
             reaped.append(job.id)
     return reaped

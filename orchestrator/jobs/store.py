@@ -235,17 +235,19 @@ class JobStore:
         return self._fenced(job_id, attempt, ("running",), "state", state="succeeded", outputs=outputs,
                             timings=timings, progress=1.0, error=None, finished_at=utcnow())
 
-    def fail(self, job_id: str, attempt: int, error: str, retryable: bool, retry_limit: int | None = None) -> bool:
+    def fail(self, job_id: str, attempt: int, error: str, retryable: bool, retry_limit: int | None = None,
+             lost_claim: bool = False) -> bool:
         """Retryable faults put the job back in the queue until the retry limit, then fail it with the reason."""
         limit = self.retry_limit if retry_limit is None else retry_limit
-        # Only attempts that reached ComfyUI count: a claim lost with the broker (a restart) ran nothing.
-        # Claims that never run are still bounded, at three times the limit.
-        runs = self._runs(job_id)
+        # A claim the reaper finds lost (e.g. with a restarted broker) counts only if it started;
+        # such claims are still bounded, at three times the limit.
+        runs = self._runs(job_id) if lost_claim else attempt
         if retryable and runs < limit and attempt < 3 * limit:
             return self._fenced(job_id, attempt, ACTIVE, "state", state="queued", instance_id=None, prompt_id=None,
                                 error=error, progress=0.0, step=None, steps=None, node=None)
         if retryable:
-            error = f"{error} (gave up after {attempt} attempts, {runs} of them started)"
+            started = f", {runs} of them started" if lost_claim else ""
+            error = f"{error} (gave up after {attempt} attempts{started})"
         return self._fenced(job_id, attempt, ACTIVE, "state", state="failed", error=error, finished_at=utcnow())
 
     def _runs(self, job_id: str) -> int:

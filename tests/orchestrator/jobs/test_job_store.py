@@ -122,10 +122,10 @@ def test_claims_that_never_started_do_not_use_up_the_retries(db) -> None:
     job = _job(store, ids["alice"])
     for attempt in range(1, 9):
         assert store.claim_next("gpu0").attempt == attempt
-        assert store.fail(job.id, attempt, "stopped reporting", retryable=True)
+        assert store.fail(job.id, attempt, "stopped reporting", retryable=True, lost_claim=True)
         assert store.get_job(job.id).state == "queued"
     assert store.claim_next("gpu0").attempt == 9
-    store.fail(job.id, 9, "stopped reporting", retryable=True)
+    store.fail(job.id, 9, "stopped reporting", retryable=True, lost_claim=True)
     failed = store.get_job(job.id)
     assert failed.state == "failed" and "0 of them started" in failed.error
 
