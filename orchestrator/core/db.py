@@ -29,10 +29,6 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def is_sqlite(url: str) -> bool:
-    return normalize_url(url).startswith("sqlite")
-
-
 @lru_cache(maxsize=16)
 def get_engine(url: str) -> Engine:
     url = normalize_url(url)

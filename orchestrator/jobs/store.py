@@ -16,14 +16,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from orchestrator.core.db import transaction
 from orchestrator.core.types import utcnow
 from orchestrator.workflows import get_workflow
 
-from .models import ACTIVE, FINAL, Instance, Job, JobEvent
+from .models import ACTIVE, Instance, Job, JobEvent
 
 CLAIM_WINDOW = 200  # queued jobs looked at per claim, oldest first
 MAX_ON_INSTANCE = 2  # the running job and one waiting behind it
@@ -297,14 +297,6 @@ class JobStore:
         for job in sorted(jobs, key=lambda j: j.state != "running"):
             out.setdefault(job.instance_id or "", []).append(job)
         return out
-
-    def forget_instance(self, instance_id: str) -> None:
-        with transaction(self.factory) as s:
-            s.execute(delete(Instance).where(Instance.id == instance_id))
-
-
-def is_final(state: str) -> bool:
-    return state in FINAL
 
 
 def stale_cutoff(seconds: float) -> datetime:
