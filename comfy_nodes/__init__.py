@@ -33,6 +33,7 @@ NODE_CONFIG: dict[str, dict[str, str]] = {
     "accel": {
         "WanI2VTeaCache": "WAN I2V TeaCache",
         "WanI2VSageAttention": "WAN I2V SageAttention",
+        "WanI2VCompile": "WAN I2V Compile (regional)",
     },
     "video": {
         "WanI2VSaveVideo": "WAN I2V Save Video",
@@ -43,6 +44,7 @@ NODE_CONFIG: dict[str, dict[str, str]] = {
     "cache": {
         "WanI2VMagCache": "WAN I2V MagCache",
         "WanI2VFirstBlockCache": "WAN I2V First Block Cache",
+        "WanI2VCache": "WAN I2V Cache",
     },
 }
 

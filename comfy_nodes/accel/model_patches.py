@@ -5,6 +5,8 @@
 - `options["cache"]`: a diffusers cache (MagCache or FirstBlockCache) from the cache
   nodes, attached for the run and removed afterwards. One cache per run: a model
   with a cache node cannot also get TeaCache settings.
+- `options["teacache"]`: TeaCache settings from WanI2VCache; the sampler runs them as
+  if they came through its own teacache input (which must then be off or absent).
 """
 
 from __future__ import annotations
@@ -16,6 +18,20 @@ from typing import Any
 from ..errors import ParameterError
 from ..pipeline.types import WanModel
 from . import lora_patch
+
+
+def teacache_for_run(model: WanModel, sampler_teacache: Any | None) -> Any | None:
+    """The TeaCache settings for a run: the model's own (from WanI2VCache) or the sampler input's."""
+    own = model.options.get("teacache")
+    if own is None:
+        return sampler_teacache
+    if sampler_teacache is not None and sampler_teacache.enabled:
+        raise ParameterError(
+            "This model already has TeaCache from its cache node, and TeaCache settings reach the sampler too. "
+            "Use one cache per model: set the TeaCache node's threshold to 0 (or disconnect it), or choose "
+            "cache none in the cache node."
+        )
+    return own
 
 
 @contextlib.contextmanager

@@ -1,10 +1,11 @@
-"""Acceleration nodes: TeaCache settings and the attention backend."""
+"""Acceleration nodes: TeaCache settings, the attention backend and regional torch.compile."""
 
 from __future__ import annotations
 
 import dataclasses
 
-from ..accel import attention, teacache
+from .. import host
+from ..accel import attention, regional_compile, teacache
 from ..errors import ParameterError
 from ..pipeline.types import WanModel
 
@@ -144,3 +145,43 @@ class WanI2VSageAttention:
         if backend not in attention.BACKENDS:
             raise ParameterError(f"backend must be one of {attention.BACKENDS}, got {backend!r}")
         return (dataclasses.replace(model, options={**model.options, "attention": backend}),)
+
+
+class WanI2VCompile:
+    """Compiles the transformer's repeated blocks with torch.compile for the sampler (CUDA GPUs)."""
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict:
+        return {
+            "required": {
+                "model": ("WAN_MODEL", {"tooltip": "From WanI2VModelLoader, a LoRA loader, the attention or a cache node."}),
+                "enabled": (
+                    "BOOLEAN",
+                    {"default": True, "tooltip": "Off passes the model through unchanged (and runs on any machine)."},
+                ),
+                "mode": (
+                    list(regional_compile.MODES),
+                    {"default": "default",
+                     "tooltip": "torch.compile mode. max-autotune-no-cudagraphs searches for faster kernels: "
+                     "a longer first run, sometimes a faster one."},
+                ),
+            },
+        }  # fmt: skip
+
+    RETURN_TYPES = ("WAN_MODEL",)
+    RETURN_NAMES = ("model",)
+    OUTPUT_TOOLTIPS = ("The model with compile set for the sampler (the input model is left unchanged).",)
+    FUNCTION = "apply"
+    CATEGORY = CATEGORY
+    DESCRIPTION = (
+        "Regional torch.compile: compiles only the 40 repeated transformer blocks (one shared graph), when the sampler "
+        "runs. The first run pays the compile time, later runs at the same size are faster. NVIDIA GPU with triton "
+        "only; on other machines it stops with an error unless disabled."
+    )
+
+    def apply(self, model: WanModel, enabled: bool = True, mode: str = "default") -> tuple[WanModel]:
+        if not enabled:
+            return (model,)
+        settings = regional_compile.CompileSettings(mode)
+        regional_compile.check_can_compile(host.get_device())
+        return (dataclasses.replace(model, options={**model.options, "compile": settings}),)

@@ -129,8 +129,8 @@ def sample(
 
 @contextlib.contextmanager
 def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: ImageEmbeds, stats: dict[str, Any]):
-    """Attention backend, offload and TeaCache for the duration of one sampling run."""
-    from ..accel import attention, model_patches, offload
+    """Attention backend, offload, caches and compile for the duration of one sampling run."""
+    from ..accel import attention, model_patches, offload, regional_compile
     from ..accel import teacache as teacache_mod
 
     transformer = model.transformer
@@ -138,11 +138,13 @@ def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: Image
     stats["attention"] = chosen
     if reason:
         stats["attention_fallback_reason"] = reason
+    teacache = model_patches.teacache_for_run(model, teacache)
     use_teacache = teacache is not None and teacache.enabled
     try:
         with (
             offload.on_device(transformer, host.get_device()),
             model_patches.patched(model, steps=steps, teacache_on=use_teacache, stats=stats),  # LoRA chain, caches
+            regional_compile.compiled(transformer, model.options.get("compile"), stats),  # after the LoRA chain
         ):
             if use_teacache:
                 area_class = "720p" if image.width * image.height > 832 * 480 * 1.5 else "480p"
@@ -154,6 +156,7 @@ def _accelerated(model: WanModel, teacache: Any | None, steps: int, image: Image
                 if use_teacache:
                     stats["passes"] = teacache_mod.teacache_stats(transformer)
                     stats["teacache_threshold"] = teacache.threshold
+                    stats["cache"] = {"kind": "teacache", "threshold": teacache.threshold, "coefficients": config.preset}
                     teacache_mod.remove_teacache(transformer)
     finally:
         attention.restore(transformer)

@@ -12,7 +12,7 @@ EXPECTED = {
     "WanI2VModelLoader", "WanI2VTextEncoderLoader", "WanI2VCLIPVisionLoader", "WanI2VVAELoader",
     "WanI2VTextEncode", "WanI2VImageEncode", "WanI2VSampler", "WanI2VDecode", "WanI2VSaveVideo",
     "WanI2VTeaCache", "WanI2VSageAttention", "LoadImage",
-    "WanI2VLoraLoader", "WanI2VMagCache", "WanI2VFirstBlockCache",
+    "WanI2VLoraLoader", "WanI2VMagCache", "WanI2VFirstBlockCache", "WanI2VCache", "WanI2VCompile",
 }  # fmt: skip
 
 
