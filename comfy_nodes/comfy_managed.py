@@ -141,12 +141,15 @@ def patcher_for(module: torch.nn.Module, load_device: torch.device, offload_devi
     return patcher
 
 
-def load(mm: Any, module: torch.nn.Module, device: torch.device, offload_device: torch.device) -> None:
+def load(
+    mm: Any, module: torch.nn.Module, device: torch.device, offload_device: torch.device, memory_required: int = 0
+) -> None:
     """Place `module` on `device` through ComfyUI: it frees memory first (unloading other
-    models as needed) and then keeps ours among its loaded models."""
+    models as needed, keeping `memory_required` bytes free for the work beside the weights)
+    and then keeps ours among its loaded models."""
     patcher = patcher_for(module, device, offload_device)
     patcher.size = module_bytes(module)  # LoRA merges or fp8 casts may have changed it since
-    mm.load_models_gpu([patcher])
+    mm.load_models_gpu([patcher], memory_required=memory_required)
 
 
 def unload(mm: Any, module: torch.nn.Module) -> bool:

@@ -83,17 +83,18 @@ def soft_empty_cache() -> None:
         torch.cuda.empty_cache()
 
 
-def load_to_device(module: torch.nn.Module, device: torch.device) -> None:
+def load_to_device(module: torch.nn.Module, device: torch.device, memory_required: int = 0) -> None:
     """Place a model on the compute device for use.
 
     In ComfyUI this is `comfy.model_management.load_models_gpu`: other models are
-    unloaded first as far as needed, and ours stays registered, so ComfyUI may
-    unload it later (to make room, or on `/free`). Outside ComfyUI: `module.to(device)`.
+    unloaded first as far as needed (leaving `memory_required` bytes for activations),
+    and ours stays registered, so ComfyUI may unload it later (to make room, or on
+    `/free`). Outside ComfyUI: `module.to(device)`.
     """
     if IN_COMFYUI:
         from . import comfy_managed
 
-        comfy_managed.load(_mm, module, device, offload_device())
+        comfy_managed.load(_mm, module, device, offload_device(), memory_required)
     else:
         module.to(device)
 

@@ -21,8 +21,10 @@ from .tokenizer import SPIECE_KEY
 
 
 
-TEXT_DIM = 64
-IMAGE_DIM = 64
+# WAN 2.1's real context widths (umT5-XXL 4096, CLIP ViT-H 1280): ComfyUI's WanModel fixes them, so
+# its native UNETLoader takes the demo transformer only with these. The encoders stay tiny otherwise.
+TEXT_DIM = 4096
+IMAGE_DIM = 1280
 _METADATA = {"format": "pt", "notice": DEMO_NOTICE}
 
 # Words for the tokenizer's training text: prompt-like English.
@@ -45,13 +47,18 @@ def make_demo_model(root: Path, seed: int = 0) -> dict[str, Path]:
     for path in paths.values():
         path.parent.mkdir(parents=True, exist_ok=True)
     folder = paths["diffusers"]
-    torch.manual_seed(seed)
-
     spiece = _train_tokenizer()
-    encoder = _text_encoder(vocab_size=_piece_count(spiece))
-    clip = _clip_vision()
+    # Each part draws from its own seed, so resizing one leaves the others' weights as they were.
+    # The encoders are stored in fp16 like the real files (half the size; loaders cast on the way in).
+    torch.manual_seed(seed)
+    encoder = _text_encoder(vocab_size=_piece_count(spiece)).half()
+    torch.manual_seed(seed + 1)
+    clip = _clip_vision().half()
+    torch.manual_seed(seed + 2)
     vae = _vae()
+    torch.manual_seed(seed + 3)
     transformer = _transformer()
+    torch.manual_seed(seed + 4)
 
     # ComfyUI single files.
     te_sd = {k: v for k, v in encoder.state_dict().items() if k != "encoder.embed_tokens.weight"}
@@ -59,7 +66,7 @@ def make_demo_model(root: Path, seed: int = 0) -> dict[str, Path]:
     save_file(_contiguous(te_sd), paths["text_encoders"], metadata=_METADATA)
     # ComfyUI's CLIP vision files use Hugging Face names under vision_model.
     clip_sd = {k if k.startswith("vision_model.") else f"vision_model.{k}": v for k, v in clip.state_dict().items()}
-    clip_sd["visual_projection.weight"] = torch.randn(IMAGE_DIM, IMAGE_DIM) * 0.02
+    clip_sd["visual_projection.weight"] = (torch.randn(IMAGE_DIM, IMAGE_DIM) * 0.02).half()
     save_file(_contiguous(clip_sd), paths["clip_vision"], metadata=_METADATA)
     save_file(_contiguous(convert.vae_from_diffusers(vae.state_dict())), paths["vae"], metadata=_METADATA)
     save_file(

@@ -181,7 +181,7 @@ def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae
     pixels (stride 3/4 of it, seams blended), so 720p fits a 24 GB card."""
     from diffusers import AutoencoderKLWan
 
-    device, dtype = _device_and_dtype(compute_dtype)
+    dtype = resolve_dtype(compute_dtype)
     folder = _component_dir(path, "vae")
     if folder is not None:
         vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype, local_files_only=True)
@@ -192,7 +192,9 @@ def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae
     if tile_size:
         stride = tile_size * 3 // 4
         vae.enable_tiling(tile_size, tile_size, stride, stride)
-    return Vae(vae=vae.to(device), dtype=dtype)
+    # It waits in CPU memory; each encode or decode places it (pipeline/vae_placement.py), so
+    # inside ComfyUI its model management makes the room and may unload it again.
+    return Vae(vae=vae.to(host.offload_device()), dtype=dtype)
 
 
 # ------------------------------------------------------------------ text encoder

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .types import Latent, Vae
+from .vae_placement import place_vae
 from .vae_progress import counted, decode_calls
 
 
@@ -12,8 +13,9 @@ from .vae_progress import counted, decode_calls
 def decode_latent(vae: Vae, latent: Latent) -> torch.Tensor:
     """Decode a normalised WAN latent to [frames, H, W, 3] floats in 0..1 (on the CPU)."""
     cfg = vae.vae.config
-    device = next(vae.vae.parameters()).device
-    z = latent.samples.to(device, torch.float32)
+    z = latent.samples
+    device = place_vae(vae, "decode", z.shape[-2], z.shape[-1])
+    z = z.to(device, torch.float32)
     mean = torch.tensor(cfg.latents_mean, device=device).view(1, -1, 1, 1, 1)
     std = torch.tensor(cfg.latents_std, device=device).view(1, -1, 1, 1, 1)
     with counted(vae.vae.decoder, decode_calls(vae.vae, z.shape[2], z.shape[3], z.shape[4])):

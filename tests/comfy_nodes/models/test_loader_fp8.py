@@ -8,12 +8,13 @@ from safetensors.torch import load_file, save_file
 from comfy_nodes.accel import fp8
 from comfy_nodes.models import loaders
 from comfy_nodes.pipeline import text
+from comfy_nodes.models.demo import IMAGE_DIM, TEXT_DIM
 
 INPUTS = dict(
     hidden_states=torch.randn(1, 36, 2, 4, 4, generator=torch.Generator().manual_seed(0)),
     timestep=torch.tensor([600.0]),
-    encoder_hidden_states=torch.randn(1, 512, 64, generator=torch.Generator().manual_seed(1)),
-    encoder_hidden_states_image=torch.randn(1, 257, 64, generator=torch.Generator().manual_seed(2)),
+    encoder_hidden_states=torch.randn(1, 512, TEXT_DIM, generator=torch.Generator().manual_seed(1)),
+    encoder_hidden_states_image=torch.randn(1, 257, IMAGE_DIM, generator=torch.Generator().manual_seed(2)),
     return_dict=False,
 )
 

@@ -6,6 +6,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from comfy_nodes.models import convert, loaders
+from comfy_nodes.models.demo import IMAGE_DIM, TEXT_DIM
 
 
 def _tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -36,8 +37,8 @@ def test_transformer_output_identical_in_both_layouts(demo_paths):
     inputs = dict(
         hidden_states=torch.randn(1, 36, 2, 4, 4),
         timestep=torch.tensor([500.0]),
-        encoder_hidden_states=torch.randn(1, 512, 64),
-        encoder_hidden_states_image=torch.randn(1, 257, 64),
+        encoder_hidden_states=torch.randn(1, 512, TEXT_DIM),
+        encoder_hidden_states_image=torch.randn(1, 257, IMAGE_DIM),
         return_dict=False,
     )
     assert torch.equal(a(**inputs)[0], b(**inputs)[0])
