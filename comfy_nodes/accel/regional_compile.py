@@ -51,11 +51,15 @@ def check_can_compile(device: torch.device) -> None:
             f"on {device.type}. Turn compile off to run here (the workflow's compile parameter, or disable/remove "
             "the WanI2VCompile node)."
         )
-    if importlib.util.find_spec("triton") is None:
+    if not _has_triton():
         raise ParameterError(
             "torch.compile on the GPU needs the triton package, which is not installed. Install it "
             "(`pip install triton`; on Windows `pip install triton-windows`) or turn compile off."
         )
+
+
+def _has_triton() -> bool:
+    return importlib.util.find_spec("triton") is not None
 
 
 def repeated_blocks(transformer: torch.nn.Module) -> list[torch.nn.Module]:

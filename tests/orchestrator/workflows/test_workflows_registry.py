@@ -14,15 +14,16 @@ from orchestrator.workflows.lock import read_lock
 
 def test_released_workflows_are_listed():
     refs = [w.ref for w in list_workflows()]
-    assert "i2v_480p@1" in refs and "i2v_720p@1" in refs
+    assert {"i2v_480p@1", "i2v_480p@2", "i2v_720p@1", "i2v_720p@2"} <= set(refs)
     assert workflows_dir() == Path(__file__).resolve().parents[3] / "workflows"
 
 
 def test_lookup_by_name_and_version():
-    assert get_workflow("i2v_480p").ref == get_workflow("i2v_480p@1").ref == get_workflow("i2v_480p", 1).ref
+    assert get_workflow("i2v_480p").ref == get_workflow("i2v_480p@2").ref == get_workflow("i2v_480p", 2).ref  # the latest
+    assert get_workflow("i2v_480p@1").ref == get_workflow("i2v_480p", 1).ref == "i2v_480p@1"
     with pytest.raises(WorkflowNotFoundError, match="Known workflows: .*i2v_480p"):
         get_workflow("i2v_1080p")
-    with pytest.raises(WorkflowNotFoundError, match="has no version 99. Released versions: 1"):
+    with pytest.raises(WorkflowNotFoundError, match="has no version 99. Released versions: 1, 2"):
         get_workflow("i2v_480p@99")
     with pytest.raises(WorkflowNotFoundError, match="whole number"):
         get_workflow("i2v_480p@latest")
@@ -37,21 +38,35 @@ def test_official_defaults(name, resolution, shift):
     assert by_class["WanI2VImageEncode"]["resolution"] == resolution
     assert by_class["WanI2VImageEncode"]["num_frames"] == 81
     assert by_class["WanI2VSaveVideo"]["fps"] == 16
-    assert by_class["WanI2VTeaCache"]["threshold"] == 0.0
+    assert (by_class["WanI2VCache"]["cache"], by_class["WanI2VCache"]["threshold"]) == ("none", 0.0)
+    assert by_class["WanI2VCompile"]["enabled"] is False
     assert by_class["WanI2VSageAttention"]["backend"] == "auto"
     assert by_class["WanI2VModelLoader"]["model_name"] == f"wan2.1_i2v_{resolution}_14B_bf16.safetensors"
     assert by_class["WanI2VTextEncoderLoader"]["model_name"] == "umt5_xxl_fp16.safetensors"
     assert by_class["WanI2VCLIPVisionLoader"]["model_name"] == "clip_vision_h.safetensors"
     assert by_class["WanI2VVAELoader"]["model_name"] == "wan_2.1_vae.safetensors"
-    # The sampler gets its model through the attention node and its TeaCache settings from the TeaCache node.
-    assert api[sampler["model"][0]]["class_type"] == "WanI2VSageAttention"
-    assert api[sampler["teacache"][0]]["class_type"] == "WanI2VTeaCache"
+    # loader -> attention -> cache -> compile -> sampler; no TeaCache settings input.
+    chain, node = [], sampler
+    while "model" in node:
+        chain.append(api[node["model"][0]]["class_type"])
+        node = api[node["model"][0]]["inputs"]
+    assert chain == ["WanI2VCompile", "WanI2VCache", "WanI2VSageAttention", "WanI2VModelLoader"]
+    assert "teacache" not in sampler
+
+
+@pytest.mark.parametrize("name", ["i2v_480p", "i2v_720p"])
+def test_version_1_is_kept_as_released(name):
+    api = get_workflow(f"{name}@1").api
+    by_class = {node["class_type"]: node["inputs"] for node in api.values()}
+    assert by_class["WanI2VTeaCache"]["threshold"] == 0.0
+    assert api[by_class["WanI2VSampler"]["teacache"][0]]["class_type"] == "WanI2VTeaCache"
+    assert get_workflow(f"{name}@1").manifest.parameter("teacache_threshold").binds == (("4", "threshold"),)
 
 
 def test_content_hash_is_stable_and_distinct():
     a, b = get_workflow("i2v_480p"), get_workflow("i2v_720p")
     assert len(a.content_hash) == 64
-    assert a.content_hash == get_workflow("i2v_480p@1").content_hash
+    assert a.content_hash == get_workflow("i2v_480p@2").content_hash != get_workflow("i2v_480p@1").content_hash
     assert a.content_hash != b.content_hash
 
 
@@ -81,15 +96,17 @@ def test_a_changed_released_file_is_reported(workflows_copy: Path):
 
 
 def test_a_new_version_must_be_locked(workflows_copy: Path):
-    shutil.copytree(workflows_copy / "i2v_480p" / "1", workflows_copy / "i2v_480p" / "2")
-    manifest = workflows_copy / "i2v_480p" / "2" / "manifest.json"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 1', '"version": 2'), encoding="utf-8")
-    assert verify_lock() == ["i2v_480p@2 is not in the lock; run `wan-i2v workflows lock` to release it."]
-    assert get_workflow("i2v_480p").ref == "i2v_480p@2"  # latest
-    assert update_lock(workflows_copy) == ["i2v_480p@2"]
+    shutil.copytree(workflows_copy / "i2v_480p" / "2", workflows_copy / "i2v_480p" / "3")
+    manifest = workflows_copy / "i2v_480p" / "3" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 2', '"version": 3'), encoding="utf-8")
+    assert verify_lock() == ["i2v_480p@3 is not in the lock; run `wan-i2v workflows lock` to release it."]
+    assert get_workflow("i2v_480p").ref == "i2v_480p@3"  # latest
+    assert update_lock(workflows_copy) == ["i2v_480p@3"]
     assert verify_lock() == []
 
 
 def test_a_removed_version_is_reported(workflows_copy: Path):
     shutil.rmtree(workflows_copy / "i2v_720p")
-    assert verify_lock() == ["i2v_720p@1 is in the lock but its folder is missing; released versions must stay."]
+    assert verify_lock() == [
+        f"i2v_720p@{v} is in the lock but its folder is missing; released versions must stay." for v in (1, 2)
+    ]
