@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from pathlib import Path
 from typing import Annotated
@@ -119,8 +120,17 @@ def serve(
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MB.")] = 100,
     max_history: Annotated[int, typer.Option(help="Finished prompts kept in /history.")] = 10000,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Also answer requests whose Host is NAME (repeatable; * for any). Loopback names "
+                     "and the --host address always are; WAN_I2V_ALLOWED_HOSTS adds more."),
+    ] = None,
 ) -> None:
     """Serve ComfyUI's HTTP + websocket protocol with the WAN I2V nodes; models load when a prompt needs them."""
+    taken = _bind_error(host, port)  # before torch loads: a busy port is reported at once
+    if taken:
+        typer.echo(f"Error: cannot listen on {host}:{port}: {taken}; pick another --port or stop what uses it.", err=True)
+        raise typer.Exit(code=1)
     import comfy_nodes
     from orchestrator.comfy.server import ServerConfig, create_app
     from orchestrator.comfy.server import serve as serve_app
@@ -134,6 +144,8 @@ def serve(
     config = ServerConfig(
         data_dir=data.resolve(), models_dir=models.resolve(), max_upload_mb=max_upload_mb, max_history=max_history
     )
+    if allow_host:
+        config.allowed_hosts = (*config.allowed_hosts, *(name.strip().lower() for name in allow_host if name.strip()))
     app = create_app(config, comfy_nodes.NODE_CLASS_MAPPINGS, comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS)
 
     def ready(url: str) -> None:
@@ -147,3 +159,17 @@ def serve(
         typer.echo(f"Error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         raise typer.Exit(code=1) from None
     typer.echo("Stopped.")
+
+
+def _bind_error(host: str, port: int) -> str | None:
+    """Why (host, port) cannot be listened on, or None; the server binds it again right after."""
+    if port == 0:
+        return None
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the server does: TIME_WAIT is no obstacle
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None

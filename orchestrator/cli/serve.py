@@ -77,7 +77,7 @@ def serve(
         typer.echo(f"Starting {len(specs)} embedded ComfyUI-compatible instance(s) on port(s) "
                    f"{', '.join(str(s.port) for s in specs)} ...")
         try:
-            instances = start_instances(specs)
+            instances = start_instances(specs, port_setting="EMBEDDED_COMFY_PORT (make run: COMFY_PORT=...)")
             wait_until_ready(instances, timeout=120)
         except ComfyLaunchError as exc:
             stop_instances(instances)

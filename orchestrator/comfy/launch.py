@@ -129,12 +129,13 @@ def _die_with_parent() -> None:
         pass
 
 
-def start_instances(specs: Sequence[InstanceSpec]) -> list[Instance]:
-    """Start every instance in its own process group, output going to its log file."""
+def start_instances(specs: Sequence[InstanceSpec], port_setting: str = "--base-port") -> list[Instance]:
+    """Start every instance in its own process group, output going to its log file.
+    `port_setting` names what the user changes to move them (an option or a variable)."""
     for spec in specs:
         if _port_in_use(spec.probe_host, spec.port):
             raise ComfyLaunchError(
-                f"Port {spec.port} is already in use; pick another --base-port or stop what is using it."
+                f"Port {spec.port} is already in use; pick another {port_setting} or stop what is using it."
             )
     instances: list[Instance] = []
     try:

@@ -56,7 +56,7 @@ def host_check(allowed: Callable[[], Collection[str]]) -> Middleware:
             return web.Response(
                 status=403,
                 text=f"Host '{host_header}' is not allowed (DNS-rebinding protection); "
-                f"add it to {ALLOWED_HOSTS_ENV} to serve it.",
+                f"add it with `wan-i2v comfy serve --allow-host NAME` or {ALLOWED_HOSTS_ENV} to serve it.",
             )
         return await handler(request)
 
