@@ -38,7 +38,7 @@ def test_submit_records_a_job_with_resolved_parameters(api, tokens) -> None:
         job = c.get(f"/api/jobs/{job_id}").json()
         same = c.get(f"/api/status/{job_id}").json()
     assert job == same
-    assert job["state"] == "queued" and job["queue_position"] == 1 and job["workflow"] == "i2v_480p@1"
+    assert job["state"] == "queued" and job["queue_position"] == 1 and job["workflow"] == "i2v_480p@2"  # the latest
     assert job["parameters"]["steps"] == 2 and 0 <= job["seed"] < 2**53 and job["parameters"]["seed"] == job["seed"]
     stored = Image.open(api.services.jobs.get_job(job_id).image_path)
     assert stored.format == "PNG" and stored.size == (64, 48)
@@ -72,6 +72,24 @@ def test_bad_input_is_refused_clearly_and_stores_nothing(api, tokens, case, fiel
     assert (r.status_code, err["code"], err["field"]) == (status, code, field), (case, r.text)
     assert err["message"] and "Traceback" not in r.text
     assert _stored(api) == before
+
+
+def test_a_cache_is_a_workflow_parameter(api, tokens) -> None:
+    r = _submit(api, tokens["alice"], fields={**SMALL, "workflow": "i2v_480p", "cache": "magcache", "cache_threshold": "0.3"})
+    assert r.status_code == 202, r.text
+    job = api.services.jobs.get_job(r.json()["job_id"])
+    assert (job.workflow, job.workflow_version) == ("i2v_480p", 2)
+    assert (job.parameters["cache"], job.parameters["cache_threshold"]) == ("magcache", 0.3)
+    bad = _submit(api, tokens["alice"], fields={**SMALL, "cache": "easycache"})
+    err = bad.json()["error"]
+    assert (bad.status_code, err["code"], err["field"]) == (422, "invalid_parameter", "cache")
+    assert "none, teacache, magcache, fbc" in err["message"]
+    # A job pinned to version 1 still takes TeaCache's threshold, and not the new names.
+    old = _submit(api, tokens["alice"], fields={**SMALL, "workflow": "i2v_480p@1", "teacache_threshold": "0.26"})
+    assert old.status_code == 202, old.text
+    assert api.services.jobs.get_job(old.json()["job_id"]).parameters["teacache_threshold"] == 0.26
+    refused = _submit(api, tokens["alice"], fields={**SMALL, "workflow": "i2v_480p@1", "cache": "magcache"})
+    assert refused.status_code == 422 and refused.json()["error"]["field"] == "cache"
 
 
 def test_missing_image_names_the_field(api, tokens) -> None:
@@ -137,10 +155,12 @@ def test_cancel_a_queued_job_at_once_and_refuse_twice(api, tokens) -> None:
 def test_workflows_list_client_parameters_only(api, tokens) -> None:
     with api.client(tokens["alice"]) as c:
         flows = {w["ref"]: w for w in c.get("/api/workflows").json()}
-    assert {"i2v_480p@1", "i2v_720p@1"} <= set(flows)
-    params = {p["name"]: p for p in flows["i2v_480p@1"]["parameters"]}
+    assert {"i2v_480p@1", "i2v_480p@2", "i2v_720p@1", "i2v_720p@2"} <= set(flows)
+    params = {p["name"]: p for p in flows["i2v_480p@2"]["parameters"]}
     assert params["steps"]["min"] == 1 and params["steps"]["advanced"] and not params["prompt"]["advanced"]
-    assert params["num_frames"]["step"] == 4 and flows["i2v_480p@1"]["fps"] == 16.0
+    assert params["num_frames"]["step"] == 4 and flows["i2v_480p@2"]["fps"] == 16.0
+    assert params["cache"]["choices"] == ["none", "teacache", "magcache", "fbc"] and params["cache"]["advanced"]
+    assert params["cache_threshold"]["default"] == 0.0 and params["compile"]["type"] == "bool"
     assert not {"image", "filename_prefix", "diffusion_model", "vae"} & set(params)
 
 

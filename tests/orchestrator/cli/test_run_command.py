@@ -45,7 +45,7 @@ def test_run_writes_the_mp4_and_a_json_summary(demo_models, start_image, tmp_pat
     assert (info.codec, info.width, info.height, info.num_frames, info.fps) == ("h264", 64, 48, 9, 16.0)
     assert info.pix_fmt == "yuv420p"
     assert summary["video"] == str(out) and Path(summary["poster"]).exists()
-    assert summary["workflow"] == "i2v_480p@1"
+    assert summary["workflow"] == "i2v_480p@2"  # the latest release
     assert summary["parameters"]["steps"] == 2
     assert {t["class_type"] for t in summary["timings"].values()} >= {"WanI2VSampler", "WanI2VDecode", "WanI2VSaveVideo"}
     assert summary["sampler"]["passes"]["cond"] == {"computed": 2, "skipped": 0}
@@ -112,14 +112,31 @@ def test_bad_set_syntax(demo_models, start_image, tmp_path):
 def test_summary_reports_teacache_and_attention(demo_models, start_image, tmp_path):
     from orchestrator.runner import RunRequest, run_workflow
 
+    # A run pinned to version 1, which sets TeaCache through teacache_threshold.
     params = {**demo_model_params(), **SMALL, "steps": "6", "teacache_threshold": "0.3", "attention": "sage", "prompt": "x"}
-    summary = run_workflow(RunRequest("i2v_480p", start_image, tmp_path / "t.mp4", demo_models, params))
+    summary = run_workflow(RunRequest("i2v_480p@1", start_image, tmp_path / "t.mp4", demo_models, params))
+    assert summary["workflow"] == "i2v_480p@1"
     sampler = summary["sampler"]
     assert sampler["teacache_threshold"] == 0.3
     for branch in ("cond", "uncond"):
         counts = sampler["passes"][branch]
         assert counts["computed"] + counts["skipped"] == 6 and counts["computed"] >= 2  # first and last always run
     assert sampler["attention"] == "sdpa" and "CUDA" in sampler["attention_fallback_reason"]
+
+
+@pytest.mark.e2e
+def test_set_cache_picks_the_cache_and_the_summary_counts_its_skips(demo_models, start_image, tmp_path):
+    out = tmp_path / "mag.mp4"
+    result = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
+                      "--out", str(out), "--json", *_sets({**demo_model_params(), **SMALL, "steps": "8", "cache": "magcache"})])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sampler = json.loads(result.output.strip().splitlines()[-1])["sampler"]
+    assert sampler["cache"]["kind"] == "magcache" and sampler["cache"]["threshold"] == 0.24  # 0 = published
+    assert sum(b["skipped"] for b in sampler["passes"].values()) > 0
+    bad = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
+                   "--out", str(tmp_path / "bad.mp4"), "--set", "cache=teacach"])  # fmt: skip
+    assert bad.exit_code != 0 and "Parameter 'cache' is not one of the allowed values" in bad.output
+    assert "none, teacache, magcache, fbc" in bad.output
 
 
 @pytest.mark.e2e

@@ -69,7 +69,7 @@ def test_the_demo_model_stands_in_and_is_described(demo_models: Path) -> None:
 def test_the_demo_model_in_plain_text(demo_models: Path) -> None:
     result = CliRunner().invoke(app, ["models", "check", "--models", str(demo_models)])
     assert result.exit_code == 0, result.output
-    assert "i2v_480p@1" in result.output and "i2v_720p@1" in result.output
+    assert "i2v_480p@2" in result.output and "i2v_720p@2" in result.output  # the latest versions
     assert "the demo model stands in" in result.output
     assert "--variant i2v-14b-720p" in result.output
     assert "noise" in result.output  # the demo notice
@@ -157,3 +157,21 @@ def test_the_header_reader_refuses_other_files(tmp_path: Path) -> None:
         bad.write_bytes(content)
         with pytest.raises(SafetensorsHeaderError):
             read_header(bad)
+
+
+def test_the_fp8_download_satisfies_the_bf16_workflow(tmp_path: Path) -> None:
+    # What `models download --precision fp8` writes: other file names than the workflow's defaults.
+    write_safetensors(tmp_path / "diffusion_models/wan2.1_i2v_480p_14B_fp8_scaled.safetensors",
+                      wan_14b_i2v_header("F8_E4M3"))  # fmt: skip
+    write_safetensors(tmp_path / "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors", umt5_header())
+    write_safetensors(tmp_path / "clip_vision/clip_vision_h.safetensors", clip_h_header())
+    write_safetensors(tmp_path / "vae/wan_2.1_vae.safetensors", vae_header())
+    code, out = _check(tmp_path, "--workflow", "i2v_480p")
+    assert code == 0, out
+    files = _files(out["workflows"][0])
+    assert files["diffusion_model"]["path"] == "diffusion_models/wan2.1_i2v_480p_14B_fp8_scaled.safetensors"
+    assert files["text_encoder"]["path"] == "text_encoders/umt5_xxl_fp8_e4m3fn_scaled.safetensors"
+    assert {f["status"] for f in files.values()} == {"present"} and out["workflows"][0]["fetch"] is None
+    # The 720p workflow does not take the 480p transformer: another model, not another precision.
+    code, out = _check(tmp_path, "--workflow", "i2v_720p")
+    assert code == 1 and _files(out["workflows"][0])["diffusion_model"]["status"] == "missing"
