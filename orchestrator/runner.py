@@ -29,6 +29,7 @@ from comfy_nodes.models import demo_files
 from comfy_nodes.pipeline import sizes
 from comfy_nodes.video.image_check import ImageInfo, check_image_file
 
+from .deploy.sources import installed_alternative
 from .errors import ModelFilesMissing, RunError
 from .workflows import Workflow, bind, get_workflow, resolve_parameters
 from .workflows.registry import canonical_json
@@ -176,13 +177,28 @@ def _plan_released(request: RunRequest, image_name: str, info: ImageInfo, out_fo
     params = {**request.params, "format": out_format}
     if "image" in params:
         raise RunError("Give the start image as IMAGE (or --image), not as a parameter.")
+    swaps = _other_precisions(workflow, params, request.models)
+    params = {**swaps, **params}
     preset, notes = _choose_preset_released(workflow, params, request)
+    notes = [f"Using {name} for {p} (the workflow names another precision of it)." for p, name in swaps.items()] + notes
     if preset == "demo":
         params = {**_demo_params(workflow), **params}
     used = resolve_parameters(workflow, params, image=image_name)  # converts, checks bounds, draws seed=-1 once
     prompt = bind(workflow, used, image=image_name)
     parameters = {**used, "image": str(request.image)}
     return RunPlan(request, workflow.ref, workflow.content_hash, prompt, parameters, image_name, info, preset, notes)
+
+
+def _other_precisions(workflow: Workflow, params: Mapping[str, Any], models: Path) -> dict[str, str]:
+    """For model files the user left at their defaults and that are absent: the same file at another
+    precision when that is in the models folder (fp8 files fetched with `models download --precision fp8`)."""
+    swaps = {}
+    for p in workflow.manifest.parameters:
+        if p.model_kind and p.name not in params:
+            found = installed_alternative(models, p.model_kind, str(p.default))
+            if found is not None and found != p.default:
+                swaps[p.name] = found
+    return swaps
 
 
 def _demo_params(workflow: Workflow) -> dict[str, Any]:

@@ -167,8 +167,9 @@ def check_workflow(workflow: Any, models: Path) -> WorkflowReport:
             continue
         wanted = str(p.default)
         entry = FileReport(p.name, p.model_kind, wanted, "missing")
-        if (models / p.model_kind / wanted).exists():
-            entry.status, entry.path = "present", f"{p.model_kind}/{wanted}"
+        found = sources.installed_alternative(models, p.model_kind, wanted)
+        if found is not None:  # the named file, or the same file at another precision (used instead)
+            entry.status, entry.path = "present", f"{p.model_kind}/{found}"
         elif use_demo and p.model_kind in DEMO_FILES:
             entry.status, entry.path = "demo", f"{p.model_kind}/{DEMO_FILES[p.model_kind]}"
         if entry.path:

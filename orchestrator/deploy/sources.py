@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import ModelSourceError
 
@@ -40,6 +41,7 @@ _COMFY_FILES = {
     "fp16": ("wan2.1_i2v_{res}_14B_fp16.safetensors", "umt5_xxl_fp16.safetensors"),
     "fp8": ("wan2.1_i2v_{res}_14B_fp8_scaled.safetensors", "umt5_xxl_fp8_e4m3fn_scaled.safetensors"),
 }
+_PLAIN_FP8 = "wan2.1_i2v_{res}_14B_fp8_e4m3fn.safetensors"
 VAE_FILE = "wan_2.1_vae.safetensors"
 CLIP_VISION_FILE = "clip_vision_h.safetensors"
 # Approximate sizes in bytes (computed from the parameter counts: 16.4 B transformer, 5.7 B umT5).
@@ -114,6 +116,28 @@ def comfy_files(variant: str, precision: str | None = None) -> list[RemoteFile]:
         RemoteFile(COMFY_REPO, f"{COMFY_FOLDER}/{kind}/{name}", f"{kind}/{name}", approx_size=size)
         for kind, name, size in wanted
     ]
+
+
+def precision_alternatives(kind: str, name: str) -> list[str]:
+    """The same ComfyUI file at the other precisions, in the order bf16, fp16, fp8 (e.g. the fp8
+    transformer for the bf16 one a workflow names); [] for a name not in the table."""
+    for variant in VARIANTS:
+        files = {precision: {f.dest for f in comfy_files(variant, precision)} for precision in PRECISIONS}
+        if any(f"{kind}/{name}" in dests for dests in files.values()):
+            others = [dest.split("/", 1)[1] for precision in PRECISIONS for dest in sorted(files[precision])
+                      if dest.startswith(f"{kind}/") and dest != f"{kind}/{name}"]
+            if kind == "diffusion_models":  # ComfyUI's plain (unscaled) fp8 file, which we do not fetch
+                others.append(_PLAIN_FP8.format(res=VARIANTS[variant]))
+            return [other for other in dict.fromkeys(others) if other != name]
+    return []
+
+
+def installed_alternative(models: Path, kind: str, name: str) -> str | None:
+    """`name` itself when it is under models/kind, else the first other precision of it that is."""
+    for candidate in (name, *precision_alternatives(kind, name)):
+        if (models / kind / candidate).exists():
+            return candidate
+    return None
 
 
 def diffusers_folder(variant: str) -> str:

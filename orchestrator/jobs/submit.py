@@ -14,6 +14,7 @@ from typing import Any
 from comfy_nodes.models.demo_files import FILES as DEMO_FILES
 from comfy_nodes.models.demo_files import is_complete as demo_complete
 from orchestrator.core.errors import InvalidParameter, UnknownWorkflow
+from orchestrator.deploy.sources import installed_alternative
 from orchestrator.workflows import (
     Parameter,
     Workflow,
@@ -47,14 +48,17 @@ def find_workflow(ref: str | None) -> Workflow:
 
 
 def model_files(workflow: Workflow, models_dir: Path) -> dict[str, str]:
-    """The workflow's default model files, or the demo model's where those are absent and it is present."""
+    """Where a workflow's default model file is absent: the same file at another precision (the
+    fp8 transformer for the bf16 one), else the demo model's when that is present."""
     use_demo = demo_complete(models_dir)
     chosen = {}
     for p in workflow.manifest.parameters:
         if p.model_kind is None:
             continue
-        default_there = (models_dir / p.model_kind / str(p.default)).exists()
-        if use_demo and not default_there and p.model_kind in DEMO_FILES:
+        found = installed_alternative(models_dir, p.model_kind, str(p.default))
+        if found is not None and found != p.default:
+            chosen[p.name] = found
+        elif found is None and use_demo and p.model_kind in DEMO_FILES:
             chosen[p.name] = DEMO_FILES[p.model_kind]
     return chosen
 
