@@ -82,6 +82,9 @@ export const en = {
   "param.format": "Format",
   "param.crf": "Quality (CRF)",
   "param.teacache_threshold": "TeaCache threshold",
+  "param.cache": "Step cache",
+  "param.cache_threshold": "Cache threshold",
+  "param.compile": "Compile blocks (GPU)",
   "param.attention": "Attention",
 
   "state.queued": "Queued",

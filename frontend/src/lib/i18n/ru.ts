@@ -84,6 +84,9 @@ export const ru: Record<MessageKey, Message> = {
   "param.format": "Формат",
   "param.crf": "Качество (CRF)",
   "param.teacache_threshold": "Порог TeaCache",
+  "param.cache": "Кэш шагов",
+  "param.cache_threshold": "Порог кэша",
+  "param.compile": "Компиляция блоков (GPU)",
   "param.attention": "Внимание (attention)",
 
   "state.queued": "В очереди",
