@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from .. import host
 from ..errors import ModelNotFoundError
 from ..models import loaders
@@ -25,6 +28,20 @@ def _check_model(kind: str, model_name: str | None) -> bool | str:
     except ModelNotFoundError as exc:
         return str(exc)
     return True
+
+
+def file_stamp(path: Path) -> str:
+    """Size and modification time of a model file (or of every file in a diffusers folder):
+    what IS_CHANGED reports, so a file replaced on disk loads again instead of the cached one."""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    return hashlib.sha1(";".join(f"{p}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files).encode()).hexdigest()
+
+
+def _stamp(kind: str, model_name: str) -> str:
+    try:
+        return file_stamp(host.find_model(kind, model_name))
+    except ModelNotFoundError:
+        return "missing"  # validation reports it; a constant keeps the cache from re-running on every prompt
 
 
 class WanI2VModelLoader:
@@ -73,6 +90,10 @@ class WanI2VModelLoader:
     def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
         return _check_model("diffusion_models", model_name)
 
+    @classmethod
+    def IS_CHANGED(cls, model_name: str, **_: object) -> str:
+        return _stamp("diffusion_models", model_name)
+
     RETURN_TYPES = ("WAN_MODEL",)
     RETURN_NAMES = ("model",)
     OUTPUT_TOOLTIPS = ("The WAN transformer, ready for the sampler.",)
@@ -114,6 +135,10 @@ class WanI2VTextEncoderLoader:
     def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
         return _check_model("text_encoders", model_name)
 
+    @classmethod
+    def IS_CHANGED(cls, model_name: str, **_: object) -> str:
+        return _stamp("text_encoders", model_name)
+
     RETURN_TYPES = ("WAN_TEXT_ENCODER",)
     RETURN_NAMES = ("text_encoder",)
     OUTPUT_TOOLTIPS = ("umT5 encoder with its SentencePiece tokenizer.",)
@@ -143,6 +168,10 @@ class WanI2VCLIPVisionLoader:
     @classmethod
     def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
         return _check_model("clip_vision", model_name)
+
+    @classmethod
+    def IS_CHANGED(cls, model_name: str, **_: object) -> str:
+        return _stamp("clip_vision", model_name)
 
     RETURN_TYPES = ("WAN_CLIP_VISION",)
     RETURN_NAMES = ("clip_vision",)
@@ -188,6 +217,10 @@ class WanI2VVAELoader:
     @classmethod
     def VALIDATE_INPUTS(cls, model_name: str | None = None) -> bool | str:
         return _check_model("vae", model_name)
+
+    @classmethod
+    def IS_CHANGED(cls, model_name: str, **_: object) -> str:
+        return _stamp("vae", model_name)
 
     RETURN_TYPES = ("WAN_VAE",)
     RETURN_NAMES = ("vae",)

@@ -9,6 +9,7 @@ from ..accel.lora_patch import LoraPatch
 from ..errors import ModelNotFoundError, ParameterError
 from ..models import lora
 from ..pipeline.types import WanModel
+from .loaders import file_stamp
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +53,13 @@ class WanI2VLoraLoader:
         except ModelNotFoundError as exc:
             return str(exc)
         return True
+
+    @classmethod
+    def IS_CHANGED(cls, lora_name: str, **_: object) -> str:
+        try:
+            return file_stamp(lora.find_lora(lora_name))
+        except ModelNotFoundError:
+            return "missing"
 
     RETURN_TYPES = ("WAN_MODEL",)
     RETURN_NAMES = ("model",)
