@@ -120,3 +120,35 @@ def test_bound_workflow_validates_when_its_files_exist(installed_files, ref):
     assert validated.node_errors == {}
     assert validated.outputs == ["12"]
     assert validated.prompt["10"]["inputs"]["seed"] == 7
+
+
+EXAMPLE_FILES = sorted((REPO / "comfy_nodes" / "example_workflows").glob("*.json"))
+EXAMPLE_OF = {"wan_i2v_480p.json": "i2v_480p", "wan_i2v_720p.json": "i2v_720p",
+              "wan_i2v_480p_fast.json": "i2v_480p_fast", "wan_i2v_720p_fast.json": "i2v_720p_fast"}  # fmt: skip
+
+
+@pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
+def test_example_workflows_store_every_widget_and_no_node_covers_another(path):
+    import json
+
+    from orchestrator.workflows.ui_format import _editor_extras, _is_widget
+
+    ui = json.loads(path.read_text(encoding="utf-8"))
+    for node in ui["nodes"]:
+        specs = declared_inputs(NODE_CLASS_MAPPINGS[node["type"]]).values()
+        widgets = sum(1 + _editor_extras(s) for s in specs if s.category != "hidden" and _is_widget(s))
+        # The editor fills widgets by position: a short list leaves the later ones at whatever it guesses.
+        assert len(node.get("widgets_values") or []) == widgets, (path.name, node["type"])
+    title = 30  # the editor draws the title bar above `pos`
+    boxes = [(n["pos"][0], n["pos"][1] - title, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1]) for n in ui["nodes"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (path.name, a, b)
+    # The same graph as the workflow it stands for (inputs the file stores beyond the API file are the nodes' defaults).
+    api = get_workflow(EXAMPLE_OF[path.name]).api
+    for node_id, node in ui_to_api(ui, NODE_CLASS_MAPPINGS).items():
+        released = api[node_id]
+        assert node["class_type"] == released["class_type"]
+        specs = declared_inputs(NODE_CLASS_MAPPINGS[node["class_type"]])
+        for name, value in node["inputs"].items():
+            assert value == released["inputs"].get(name, specs[name].options.get("default")), (path.name, node_id, name)
