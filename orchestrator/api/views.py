@@ -26,7 +26,8 @@ def user_view(user: UserRecord) -> schemas.User:
     return schemas.User(id=user.id, username=user.username, role=user.role, created_at=user.created_at)  # type: ignore[arg-type]
 
 
-def job_view(job: JobRecord, store: JobStore, username: str) -> schemas.Job:
+def job_view(job: JobRecord, store: JobStore, username: str, positions: dict[str, int] | None = None) -> schemas.Job:
+    """`positions`: queue places already read for a page of jobs (one query for the page)."""
     outputs = []
     video_url = poster_url = None
     for out in job.outputs or []:
@@ -38,7 +39,7 @@ def job_view(job: JobRecord, store: JobStore, username: str) -> schemas.Job:
         poster_url = f"/api/download/{job.id}?file=poster"
     return schemas.Job(
         id=job.id, user=username, state=job.state, progress=job.progress or 0.0, step=job.step, steps=job.steps,  # type: ignore[arg-type]
-        node=job.node, queue_position=store.queue_position(job), instance=job.instance_id, attempt=job.attempt,
+        node=job.node, queue_position=positions.get(job.id) if positions is not None else store.queue_position(job), instance=job.instance_id, attempt=job.attempt,
         cached=job.cached, created_at=job.created_at, started_at=job.started_at, finished_at=job.finished_at,
         error=public_error(job.error) if job.state != "succeeded" else None, workflow=f"{job.workflow}@{job.workflow_version}",
         workflow_hash=job.workflow_hash,

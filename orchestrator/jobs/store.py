@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from orchestrator.core.db import transaction
 from orchestrator.core.types import utcnow
@@ -122,14 +122,24 @@ class JobStore:
 
     def queue_position(self, job: Job) -> int | None:
         """1-based place among the jobs waiting for an instance (None once it has one)."""
-        if job.state != "queued" or job.instance_id is not None:
-            return None
+        return self.queue_positions([job]).get(job.id)
+
+    def queue_positions(self, jobs: list[Job]) -> dict[str, int]:
+        """Places of the waiting ones among `jobs`, in one query however many there are (a listing's page)."""
+        waiting = [job.id for job in jobs if job.state == "queued" and job.instance_id is None]
+        if not waiting:
+            return {}
+        ahead = aliased(Job)
+        count_ahead = (
+            select(func.count()).select_from(ahead)
+            .where(ahead.state == "queued", ahead.instance_id.is_(None), ahead.created_at < Job.created_at)
+            .correlate(Job).scalar_subquery()
+        )
         with self.factory() as s:
-            ahead = s.scalar(
-                select(func.count()).select_from(Job)
-                .where(Job.state == "queued", Job.instance_id.is_(None), Job.created_at < job.created_at)
-            )
-        return int(ahead or 0) + 1
+            rows = s.execute(
+                select(Job.id, count_ahead).where(Job.id.in_(waiting), Job.state == "queued", Job.instance_id.is_(None))
+            ).all()
+        return {job_id: int(count or 0) + 1 for job_id, count in rows}
 
     def events_after(self, job_id: str, after: int) -> list[JobEvent]:
         with self.factory() as s:

@@ -105,7 +105,12 @@ def list_jobs(
         (_, total), items = svc.jobs.list_jobs(owner, 0, 0), []
     else:
         items, total = svc.jobs.list_jobs(owner, offset, page_size)
-    return schemas.JobPage(items=[job_view(j, svc.jobs, _name(svc, user, j)) for j in items], total=total,
+    positions = svc.jobs.queue_positions(items)  # one query for the page, not one per job
+    names: dict[str, str] = {}  # an admin's page: each other owner looked up once
+    for job in items:
+        if job.user_id not in names:
+            names[job.user_id] = _name(svc, user, job)
+    return schemas.JobPage(items=[job_view(j, svc.jobs, names[j.user_id], positions) for j in items], total=total,
                            page=page, page_size=page_size)
 
 

@@ -179,3 +179,26 @@ def test_stage_progress_without_a_share_keeps_the_bar_where_it_is(db) -> None:
     assert store.progress(job.id, claim.attempt, 1, 3, "VAE decode", None)
     after = store.get_job(job.id)
     assert (after.progress, after.step, after.steps, after.node) == (0.75, 1, 3, "VAE decode")
+
+
+def test_queue_positions_of_a_page_come_from_one_query(db) -> None:
+    from sqlalchemy import event
+
+    store, ids = db
+    _up(store, "gpu0")
+    jobs = [_job(store, ids["alice" if i % 2 else "bob"]) for i in range(6)]
+    store.claim_next("gpu0")  # the oldest gets an instance: no longer waiting
+    fresh = [store.get_job(j.id) for j in jobs]
+    one_by_one = {j.id: store.queue_position(j) for j in fresh}
+    assert sorted(p for p in one_by_one.values() if p is not None) == [1, 2, 3, 4, 5]
+
+    engine = store.factory.kw["bind"]
+    statements: list[str] = []
+    listener = lambda conn, cursor, statement, *rest: statements.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        together = store.queue_positions(fresh)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert together == {job_id: p for job_id, p in one_by_one.items() if p is not None}
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
