@@ -56,13 +56,16 @@ async def _load(url: str, token: str, clients: int, requests: int, kind: str, jo
             nonlocal errors
             for _ in range(requests):
                 start = time.perf_counter()
-                if kind == "status":
-                    r = await c.get(f"/api/status/{job_id}")
-                    ok = r.status_code == 200
-                else:
-                    r = await c.post("/api/generate", data={"prompt": "bench", "steps": "2", "seed": "-1"},
-                                     files={"image": ("in.png", image, "image/png")})
-                    ok = r.status_code == 202
+                try:
+                    if kind == "status":
+                        r = await c.get(f"/api/status/{job_id}")
+                        ok = r.status_code == 200
+                    else:
+                        r = await c.post("/api/generate", data={"prompt": "bench", "steps": "2", "seed": "-1"},
+                                         files={"image": ("in.png", image, "image/png")})
+                        ok = r.status_code == 202
+                except httpx.TransportError:  # a connection the server reset: an error, not the end of the run
+                    ok = False
                 latencies.append(time.perf_counter() - start)
                 errors += not ok
 
