@@ -10,9 +10,27 @@ See docs/multi-gpu.md for the design, the limits and how it was checked.
 
 from __future__ import annotations
 
-import torch
+import os
+import weakref
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
+
+if TYPE_CHECKING:  # torch loads with the model, not with this module (the CLI reads CP_ENV before that)
+    import torch
+
+# Set by `wan-i2v run --cp-ulysses N` for every rank it starts (under torchrun).
+CP_ENV = "WAN_I2V_CP_ULYSSES"
+_enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
+
+
+def requested_degree() -> int:
+    """The Ulysses degree this process was started for (1: no context parallelism)."""
+    raw = os.environ.get(CP_ENV, "").strip()
+    try:
+        return int(raw) if raw else 1
+    except ValueError:
+        raise ParameterError(f"{CP_ENV} must be a whole number of ranks, got {raw!r}.") from None
 
 
 def ulysses_problem(transformer: torch.nn.Module, degree: int) -> str | None:
@@ -23,7 +41,7 @@ def ulysses_problem(transformer: torch.nn.Module, degree: int) -> str | None:
         return f"the Ulysses degree must be at least 2, got {degree}"
     heads = transformer.config.num_attention_heads
     if heads % degree:
-        return f"the model's {heads} attention heads do not divide into {degree} ranks (WAN 14B has 40: use 2, 4, 5 or 8)"
+        return f"the model's attention heads ({heads}) do not divide into {degree} ranks (WAN 14B has 40: use 2, 4, 5 or 8)"
     if not dist.is_available() or not dist.is_initialized():
         return "torch.distributed is not initialised (start every rank with torchrun)"
     if dist.get_world_size() % degree:
@@ -39,3 +57,32 @@ def enable_ulysses(transformer: torch.nn.Module, degree: int) -> None:
     if problem:
         raise ParameterError(f"Context parallelism cannot run: {problem}.")
     transformer.enable_parallelism(config=ContextParallelConfig(ulysses_degree=degree))
+
+
+def prepare_run(transformer: torch.nn.Module, cache: Any | None) -> int:
+    """Before a sampling run in a process started for context parallelism: refuse what cannot work
+    split, and split the transformer once. Returns the degree (1: nothing to do)."""
+    degree = requested_degree()
+    if degree < 2:
+        return 1
+    if cache is not None and getattr(cache, "enabled", False) and getattr(cache, "kind", None) == "fbc":
+        raise ParameterError(
+            "FirstBlockCache cannot run with context parallelism: each rank would judge its own share of the "
+            "first block's output, the ranks could skip different steps and stop each other. Use cache=magcache "
+            "or cache=teacache (their decisions are the same on every rank), or cache=none."
+        )
+    if transformer in _enabled:
+        return degree
+    problem = ulysses_problem(transformer, degree)
+    if problem:
+        raise ParameterError(f"Context parallelism cannot run: {problem}.")
+    import torch
+
+    if not torch.cuda.is_available():
+        raise ParameterError(
+            "Context parallelism needs one CUDA GPU per rank, and this process sees none. Run without "
+            "--cp-ulysses, or on a machine with that many GPUs."
+        )
+    enable_ulysses(transformer, degree)
+    _enabled.add(transformer)
+    return degree

@@ -45,6 +45,11 @@ def patched(model: WanModel, *, steps: int, teacache_on: bool, stats: dict[str, 
         ]
         stats["lora_modes"] = modes
     cache = model.options.get("cache")
+    from . import context_parallel
+
+    degree = context_parallel.prepare_run(transformer, cache)  # after the LoRA chain: it is fused on every rank
+    if degree > 1:
+        stats["context_parallel"] = {"ulysses": degree}
     if cache is None or not cache.enabled:
         yield
         return

@@ -10,8 +10,10 @@ path, parameters, model files) is checked before torch is imported.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -112,13 +114,24 @@ def run(
         ),
     ] = "auto",
     json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")] = False,
+    cp_ulysses: Annotated[
+        int,
+        typer.Option("--cp-ulysses", min=1, help="Split the video over N GPUs of this machine (context parallelism, "
+                     "one process per GPU). N must divide the model's attention heads: 2, 4, 5 or 8 for WAN 14B."),
+    ] = 1,
 ) -> None:
     """Run a workflow on an image and a prompt and write the video."""
     from ..runner import DEFAULT_WORKFLOW, RunRequest, default_out, execute_plan, plan_run
+    from . import ranks
+
+    as_rank = ranks.is_rank()
+    if as_rank and ranks.rank() > 0:  # rank 0 reports and writes the video; the others work quietly
+        out = Path(tempfile.mkdtemp(prefix="wan-i2v-rank-")) / (out or Path("out.mp4")).name
 
     workflow, start = _workflow_and_image(args or [], image)
     params: dict[str, Any] = {**parse_sets(set_), "prompt": prompt}
     progress = Progress()
+    ranks_exit: int | None = None
     with report_errors(json_):
         request = RunRequest(
             workflow=workflow or DEFAULT_WORKFLOW,
@@ -129,10 +142,16 @@ def run(
             preset=preset,
         )
         plan = plan_run(request)  # no torch yet: bad input stops here in well under a second
-        for line in plan.notes:
-            progress.note(line)
-        progress.note(plan.describe())
-        summary = execute_plan(plan, progress)
+        if cp_ulysses > 1 and not as_rank:  # input checked once here, then the ranks start
+            ranks_exit = ranks.start_ranks(cp_ulysses, sys.argv[1:])
+        else:
+            for line in plan.notes:
+                progress.note(line)
+            progress.note(plan.describe())
+            with ranks.process_group() if as_rank else contextlib.nullcontext():
+                summary = execute_plan(plan, progress)
+    if ranks_exit is not None:
+        raise typer.Exit(ranks_exit)
     progress.done()
     if json_:
         typer.echo(json.dumps(summary, default=str))

@@ -81,7 +81,7 @@ def test_two_gloo_ranks_sample_the_latents_of_one_process():
 
 def test_what_cannot_run_is_said():
     model = _model().transformer
-    assert "heads do not divide into 3" in context_parallel.ulysses_problem(model, 3)
+    assert "heads (2) do not divide into 3" in context_parallel.ulysses_problem(model, 3)
     assert "not initialised" in context_parallel.ulysses_problem(model, 2)
     with pytest.raises(ParameterError, match="Context parallelism cannot run"):
         context_parallel.enable_ulysses(model, 2)

@@ -1,0 +1,96 @@
+"""`wan-i2v run --cp-ulysses N`: one video on N GPUs, one process (rank) per GPU.
+
+The command starts N copies of itself with the usual torch.distributed variables (RANK,
+WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and WAN_I2V_CP_ULYSSES=N. Every rank runs
+the same workflow on the same inputs; the sampler splits each transformer pass over the
+ranks (comfy_nodes/accel/context_parallel.py, docs/multi-gpu.md). Rank 0 reports and writes
+the video; the others stay quiet. When one rank fails the others are stopped, since they
+would wait for it forever in the next exchange.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from comfy_nodes.accel.context_parallel import CP_ENV  # imports no torch
+
+GRACE_S = 5.0  # after one rank failed, how long the others get to finish before they are stopped
+
+
+def is_rank() -> bool:
+    """Whether this process is one of the ranks `start_ranks` started."""
+    return CP_ENV in os.environ and "RANK" in os.environ
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def start_ranks(degree: int, argv: list[str]) -> int:
+    """Run `wan-i2v ARGV` as `degree` ranks on this machine; returns the exit status (rank 0's, or the
+    first failure's). Ranks other than 0 write their output to a log that is shown if they fail."""
+    with socket.socket() as sock:  # a free port for the ranks' rendezvous
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    logs = Path(tempfile.mkdtemp(prefix="wan-i2v-ranks-"))
+    command = [sys.executable, "-m", "orchestrator.cli.main", *argv]
+    processes: list[subprocess.Popen] = []
+    try:
+        for r in range(degree):
+            env = {**os.environ, CP_ENV: str(degree), "RANK": str(r), "LOCAL_RANK": str(r),
+                   "WORLD_SIZE": str(degree), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
+            quiet = None if r == 0 else (logs / f"rank{r}.log").open("w")
+            processes.append(subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet))
+        failed = _wait(processes)
+        if failed is not None:  # the others may be reporting the same error: give them a moment
+            deadline = time.monotonic() + GRACE_S
+            while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+                time.sleep(0.1)
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=30)
+    code = processes[0].returncode
+    if failed is not None and failed != 0 and code in (0, None, -15):
+        log = (logs / f"rank{failed}.log").read_text(errors="replace").strip().splitlines()
+        print(f"Rank {failed} of {degree} failed:", *log[-5:], sep="\n", file=sys.stderr)
+        return processes[failed].returncode or 1
+    return code or 0
+
+
+def _wait(processes: list[subprocess.Popen]) -> int | None:
+    """Until every rank ended, or one failed (then its index). None when all succeeded."""
+    while True:
+        codes = [p.poll() for p in processes]
+        for index, code in enumerate(codes):
+            if code not in (None, 0):
+                return index
+        if all(code == 0 for code in codes):
+            return None
+        time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def process_group() -> Iterator[None]:
+    """Inside a rank: this rank's GPU and the process group (NCCL on GPUs, gloo on the CPU)."""
+    import torch
+    import torch.distributed as dist
+
+    if torch.cuda.is_available():
+        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    try:
+        yield
+    finally:
+        dist.destroy_process_group()
