@@ -55,8 +55,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The database-bound routes run in anyio's thread pool. Its default 40 threads contend for the GIL
-        # and the database's write lock: 16 measured 1.6x the submit throughput at 100 clients, with a
-        # p99 of 0.9 s instead of 6 s (docs/benchmarks.md, API latency).
+        # and the database's write lock: 16 gave a median 1.5x the submit throughput at 100 clients
+        # (docs/benchmarks.md, API latency).
         anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
         if dispatch:
             from orchestrator.dispatch import build_dispatcher
