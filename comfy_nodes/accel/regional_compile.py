@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -73,8 +72,13 @@ def repeated_blocks(transformer: torch.nn.Module) -> list[torch.nn.Module]:
     return blocks
 
 
-# Block -> (settings, its compiled callable), kept between runs without touching the block.
-_wrapped: weakref.WeakKeyDictionary[torch.nn.Module, tuple[CompileSettings, Callable]] = weakref.WeakKeyDictionary()
+# Each block keeps (settings, its compiled callable) in this attribute between runs. On the block, not
+# in a table keyed by it: the callable holds the block, so a table would keep every compiled model alive.
+_KEPT = "_wan_i2v_compiled"
+
+
+def _kept(block: torch.nn.Module) -> tuple[CompileSettings, Callable] | None:
+    return block.__dict__.get(_KEPT)
 
 
 def _compile(transformer: torch.nn.Module, blocks: list[torch.nn.Module], settings: CompileSettings) -> None:
@@ -92,14 +96,14 @@ def compiled(transformer: torch.nn.Module, settings: CompileSettings | None, sta
         yield
         return
     blocks = repeated_blocks(transformer)
-    if all(_wrapped.get(block, (None,))[0] == settings for block in blocks):
+    if all((_kept(block) or (None,))[0] == settings for block in blocks):
         for block in blocks:
             # `Module.compile` stores its wrapper here; putting a kept one back reuses its compiled code.
-            block._compiled_call_impl = _wrapped[block][1]
+            block._compiled_call_impl = _kept(block)[1]
     else:
         _compile(transformer, blocks, settings)
         for block in blocks:
-            _wrapped[block] = (settings, block._compiled_call_impl)
+            block.__dict__[_KEPT] = (settings, block._compiled_call_impl)
     stats["compile"] = {"mode": settings.mode, "blocks": len(blocks)}
     try:
         yield

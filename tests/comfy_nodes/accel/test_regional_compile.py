@@ -85,3 +85,20 @@ def test_only_the_repeated_blocks_are_compiled(parts, demo_models, monkeypatch, 
     finally:
         for handle in handles:
             handle.remove()
+
+
+def test_a_compiled_model_is_released_when_nothing_uses_it(parts, demo_models, monkeypatch):
+    import gc
+    import weakref
+
+    base = loaders.load_transformer(demo.demo_paths(demo_models)["diffusion_models"])
+    with monkeypatch.context() as gpu:
+        gpu.setattr(torch.cuda, "is_available", lambda: True)
+        gpu.setattr(regional_compile, "_has_triton", lambda: True)
+        (model,) = WanI2VCompile().apply(base)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kwargs: fn)  # like torch.compile, the result holds the block
+    _sample(model, parts)
+    released = weakref.ref(base.transformer)
+    del base, model
+    gc.collect()
+    assert released() is None  # the kept compiled callables never keep a model alive
