@@ -135,6 +135,25 @@ def _follow(server: str, token: str, job_id: str) -> dict[str, Any]:
     return job
 
 
+def _served_name(disposition: str, fallback: str) -> str:
+    """The file name in a Content-Disposition header (only its last path part), else `fallback`."""
+    from email.message import Message
+
+    header = Message()
+    header["content-disposition"] = disposition
+    name = header.get_filename() or ""
+    return Path(name.replace("\\", "/")).name or fallback
+
+
+def _free_name(path: Path) -> Path:
+    """`path`, or NAME-2.EXT, NAME-3.EXT, ... when it exists."""
+    candidate, n = path, 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
 def _download(server: str, token: str, job_id: str, out: Path, file: str | None = None) -> Path:
     with _client(server, token, timeout=None) as c:
         params = {"file": file} if file else None
@@ -142,8 +161,8 @@ def _download(server: str, token: str, job_id: str, out: Path, file: str | None 
             if r.status_code >= 400:
                 r.read()
                 _check(r)
-            if out.is_dir():
-                out = out / f"{job_id}.mp4"
+            if out.is_dir():  # the server's name for the file (video, webm or poster), never over another file
+                out = _free_name(out / _served_name(r.headers.get("content-disposition", ""), f"{job_id}.mp4"))
             tmp = out.with_name(out.name + ".part")
             with open(tmp, "wb") as f:
                 for chunk in r.iter_bytes():

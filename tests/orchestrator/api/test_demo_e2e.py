@@ -61,6 +61,17 @@ def test_serve_dev_with_the_demo_model_and_the_client_commands(tmp_path, demo_mo
         poster = cli("download", job_id, "--file", "poster", "--out", str(tmp_path / "poster.png"), "--server", url,
                      env=env)
         assert poster.returncode == 0 and Image.open(tmp_path / "poster.png").size == (64, 48)
+        # Into a folder: each file under the server's name for it, never over another one.
+        folder = tmp_path / "downloads"
+        folder.mkdir()
+        for args in ([], ["--file", "poster"], []):
+            done = cli("download", job_id, *args, "--out", str(folder), "--server", url, env=env)
+            assert done.returncode == 0, done.stderr
+        videos, posters = sorted(folder.glob("*.mp4")), sorted(folder.glob("*.png"))
+        assert len(videos) == 2 and len(posters) == 1 and len(list(folder.iterdir())) == 3
+        assert videos[0].name.startswith(job_id) and videos[0].stem.endswith("-2")  # the second video: NAME-2.mp4
+        assert all(v.read_bytes() == out.read_bytes() for v in videos)
+        assert Image.open(posters[0]).size == (64, 48)
         missing = cli("status", "0" * 32, "--server", url, env=env)
         assert missing.returncode == 1 and "No job" in missing.stderr and "Traceback" not in missing.stderr
         # The README's Python client for the job API, as written (only the port differs).
