@@ -19,8 +19,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from comfy_nodes.accel.context_parallel import CP_ENV  # imports no torch
+
+from ..errors import RunError
 
 GRACE_S = 5.0  # after one rank failed, how long the others get to finish before they are stopped
 
@@ -32,6 +35,54 @@ def is_rank() -> bool:
 
 def rank() -> int:
     return int(os.environ.get("RANK", "0"))
+
+
+GLOO_ENV = "WAN_I2V_CP_GLOO"  # 1: start the ranks without GPUs (gloo), to try the launch itself
+HEAD_DIM = 128  # every WAN 2.1 size uses 128-dim attention heads
+
+
+def check_split(degree: int, parameters: dict[str, Any], model_file: Path | None) -> None:
+    """What can be known before any rank starts: enough GPUs, a head count the degree divides, no
+    FirstBlockCache. Raises RunError naming the problem and the fix."""
+    if str(parameters.get("cache", "")) == "fbc":
+        raise RunError(
+            "--cp-ulysses cannot run with cache=fbc: each rank would judge its own share of the first block and "
+            "the ranks could skip different steps. Use cache=magcache, cache=teacache or cache=none."
+        )
+    heads = _heads(model_file) if model_file is not None else None
+    if heads is not None and heads % degree:
+        raise RunError(f"--cp-ulysses {degree}: the model's attention heads ({heads}) do not divide into {degree} "
+                       "ranks (WAN 14B has 40: use 2, 4, 5 or 8).")
+    if os.environ.get(GLOO_ENV) != "1":
+        from orchestrator.core.embedded import visible_gpus
+
+        gpus = len(visible_gpus())
+        if gpus < degree:
+            raise RunError(f"--cp-ulysses {degree} needs {degree} CUDA GPUs, one per rank; this machine shows {gpus} "
+                           "(nvidia-smi, CUDA_VISIBLE_DEVICES). Run without --cp-ulysses, or with a smaller N.")
+
+
+def _heads(model_file: Path) -> int | None:
+    """The transformer's attention heads, read from its file's header (no weights loaded), if it says."""
+    import json
+
+    from orchestrator.deploy.errors import SafetensorsHeaderError
+    from orchestrator.deploy.safetensors_header import read_header
+
+    if model_file.is_dir():  # a diffusers folder
+        config = model_file / "transformer" / "config.json"
+        try:
+            return int(json.loads(config.read_text())["num_attention_heads"])
+        except (OSError, ValueError, KeyError):
+            return None
+    try:
+        tensors = read_header(model_file).tensors
+    except (SafetensorsHeaderError, OSError):
+        return None
+    for name, tensor in tensors.items():
+        if name.endswith(("blocks.0.self_attn.q.weight", "blocks.0.attn1.to_q.weight")):
+            return tensor.shape[0] // HEAD_DIM
+    return None
 
 
 def start_ranks(degree: int, argv: list[str]) -> int:

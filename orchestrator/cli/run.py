@@ -143,6 +143,7 @@ def run(
         )
         plan = plan_run(request)  # no torch yet: bad input stops here in well under a second
         if cp_ulysses > 1 and not as_rank:  # input checked once here, then the ranks start
+            ranks.check_split(cp_ulysses, plan.parameters, _model_file(plan.prompt))
             ranks_exit = ranks.start_ranks(cp_ulysses, sys.argv[1:])
         else:
             for line in plan.notes:
@@ -157,6 +158,20 @@ def run(
         typer.echo(json.dumps(summary, default=str))
     else:
         echo_result(summary)
+
+
+def _model_file(prompt: dict[str, Any]) -> Path | None:
+    """The diffusion model file a prompt loads (the first model loader's), if it names one that exists."""
+    from comfy_nodes import host
+    from comfy_nodes.errors import ModelNotFoundError
+
+    for node in prompt.values():
+        if node.get("class_type") == "WanI2VModelLoader" and isinstance(node["inputs"].get("model_name"), str):
+            try:
+                return host.find_model("diffusion_models", node["inputs"]["model_name"])
+            except ModelNotFoundError:
+                return None
+    return None
 
 
 def _workflow_and_image(args: list[str], image: Path | None) -> tuple[str | None, Path]:

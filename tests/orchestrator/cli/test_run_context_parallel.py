@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from PIL import Image
 
 from comfy_nodes.accel import context_parallel, diffusers_cache
@@ -16,23 +17,72 @@ from comfy_nodes.errors import ParameterError
 ROOT = Path(__file__).resolve().parents[3]
 
 
-@pytest.mark.e2e
-def test_two_ranks_start_run_the_workflow_and_stop_with_one_clear_message(tmp_path: Path, demo_models: Path) -> None:
-    # Both ranks join one gloo group and run the workflow up to the sampler, which refuses to split the
-    # demo model (one attention head). Neither rank is left waiting for the other, and no video is written.
-    (tmp_path / "models").symlink_to(demo_models, target_is_directory=True)
-    Image.new("RGB", (160, 120), (200, 120, 40)).save(tmp_path / "cat.png")
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    env.pop(context_parallel.CP_ENV, None)
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator.cli.main", "run", "cat.png", "--prompt", "a cat", "--cp-ulysses", "2",
-         "--set", "steps=2"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+def _two_head_models(root: Path, demo_models: Path) -> Path:
+    """The demo model with a two-head transformer (Ulysses needs the heads to divide among the ranks)."""
+    from diffusers import WanTransformer3DModel
+    from safetensors.torch import save_file
+
+    from comfy_nodes.models import convert, demo
+
+    for kind in ("text_encoders", "clip_vision", "vae"):
+        (root / kind).mkdir(parents=True)
+        for file in (demo_models / kind).iterdir():
+            (root / kind / file.name).symlink_to(file)
+    (root / "diffusion_models").mkdir()
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=128, in_channels=36, out_channels=16,
+        text_dim=demo.TEXT_DIM, freq_dim=256, ffn_dim=256, num_layers=2, image_dim=demo.IMAGE_DIM, added_kv_proj_dim=256,
     )  # fmt: skip
+    sd = {k: v.contiguous() for k, v in convert.transformer_from_diffusers(transformer.state_dict()).items()}
+    save_file(sd, root / "diffusion_models" / "two_heads.safetensors")
+    return root
+
+
+def _run(tmp_path: Path, *args: str, **env_extra: str) -> subprocess.CompletedProcess[str]:
+    Image.new("RGB", (160, 120), (200, 120, 40)).save(tmp_path / "cat.png")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), **env_extra}
+    env.pop(context_parallel.CP_ENV, None)
+    return subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "run", "cat.png", "--prompt", "a cat", *args],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+
+
+@pytest.mark.e2e
+def test_two_ranks_start_join_one_group_and_stop_with_one_clear_message(tmp_path: Path, demo_models: Path) -> None:
+    # WAN_I2V_CP_GLOO=1 starts the ranks without GPUs: both join one gloo group, run the workflow to the
+    # sampler, and there the split needs CUDA. Neither rank is left waiting for the other; no video is written.
+    models = _two_head_models(tmp_path / "models", demo_models)
+    from orchestrator.runner import DEMO_MODEL_PARAMS, DEMO_SIZE
+
+    values = {**DEMO_MODEL_PARAMS, **DEMO_SIZE, "diffusion_model": "two_heads.safetensors", "steps": 2}
+    sets = [arg for name, value in values.items() for arg in ("--set", f"{name}={value}")]
+    proc = _run(tmp_path, "--cp-ulysses", "2", "--models", str(models), *sets, WAN_I2V_CP_GLOO="1")
     assert proc.returncode == 1, proc.stderr
-    assert "WanI2VSampler (node 10)" in proc.stderr  # the ranks got as far as sampling
-    assert proc.stderr.count("Error: Context parallelism cannot run: the model's attention heads (1) do not divide into 2") == 1
+    assert "WanI2VSampler (node 10)" in proc.stderr  # rank 0 got as far as sampling
+    assert proc.stderr.count("Error: Context parallelism needs one CUDA GPU per rank") == 1
     assert "Traceback" not in proc.stderr and not (tmp_path / "cat.mp4").exists()
+
+
+def test_what_cannot_be_split_is_refused_before_any_rank_starts(tmp_path: Path, demo_models: Path) -> None:
+    (tmp_path / "models").symlink_to(demo_models, target_is_directory=True)
+    heads = _run(tmp_path, "--cp-ulysses", "2")
+    assert heads.returncode == 1 and "attention heads (1) do not divide into 2 ranks" in heads.stderr
+    assert "WanI2VModelLoader" not in heads.stderr  # refused before anything loaded
+    fbc = _run(tmp_path, "--cp-ulysses", "2", "--set", "cache=fbc")
+    assert fbc.returncode == 1 and "cannot run with cache=fbc" in fbc.stderr
+
+
+def test_a_machine_without_enough_gpus_is_told_so(monkeypatch) -> None:
+    import orchestrator.core.embedded as embedded
+    from orchestrator.cli import ranks
+    from orchestrator.errors import RunError
+
+    monkeypatch.delenv(ranks.GLOO_ENV, raising=False)
+    monkeypatch.setattr(embedded, "visible_gpus", lambda: ["0"])
+    with pytest.raises(RunError, match="--cp-ulysses 2 needs 2 CUDA GPUs, one per rank; this machine shows 1"):
+        ranks.check_split(2, {"cache": "none"}, None)
+    monkeypatch.setattr(embedded, "visible_gpus", lambda: ["0", "1"])
+    ranks.check_split(2, {"cache": "magcache"}, None)  # enough GPUs, a cache that splits: fine
 
 
 def test_first_block_cache_is_refused_when_the_run_is_split(monkeypatch) -> None:
