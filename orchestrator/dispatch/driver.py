@@ -358,6 +358,9 @@ class _Driver:
             "prompt_id": self.prompt_id,
             "seed": job.seed,
         }
+        sampler = [s for ui in (entry.get("outputs") or {}).values() for s in (ui.get("wan_stats") or [])]
+        if sampler:  # what the sampler did: passes computed/skipped per branch, cache, attention backend
+            timings["sampler"] = sampler[0] if len(sampler) == 1 else sampler
         if await _db(self.store.succeed, self.job_id, self.attempt, outputs, timings):
             return "succeeded"
         return "stale"

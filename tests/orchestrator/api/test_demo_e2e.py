@@ -46,8 +46,8 @@ def test_serve_dev_with_the_demo_model_and_the_client_commands(tmp_path, demo_mo
         image = tmp_path / "start.png"
         Image.new("RGB", (96, 72), (120, 60, 200)).save(image)
         out = tmp_path / "video.mp4"
-        done = cli("submit", str(image), "--prompt", "a boat at sea", *SMALL, "--server", url, "--out", str(out),
-                   env=env)
+        done = cli("submit", str(image), "--prompt", "a boat at sea", *SMALL, "--set", "cache=magcache",
+                   "--server", url, "--out", str(out), env=env)
         assert done.returncode == 0, done.stderr + (tmp_path / "serve.log").read_text()[-3000:]
         job_id = done.stdout.splitlines()[0].strip()
         lines = done.stderr.splitlines()  # plain progress lines, not a TTY bar
@@ -56,6 +56,11 @@ def test_serve_dev_with_the_demo_model_and_the_client_commands(tmp_path, demo_mo
         probe = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(out)],
                                capture_output=True, text=True)
         assert "Video: h264" in probe.stderr and "64x48" in probe.stderr
+        # What the sampler did reaches the job record: passes per CFG branch and the cache that ran.
+        token = httpx.post(url + "/api/auth/login", json={"username": "admin", "password": password}).json()["access_token"]
+        sampler = httpx.get(f"{url}/api/jobs/{job_id}", headers={"Authorization": f"Bearer {token}"}).json()["timings"]["sampler"]
+        assert sampler["cache"]["kind"] == "magcache" and set(sampler["passes"]) == {"cond", "uncond"}
+        assert sum(p["computed"] + p["skipped"] for p in sampler["passes"].values()) == 2 * 2  # 2 steps, 2 branches
         status = cli("status", job_id, "--server", url, env=env)
         assert status.returncode == 0 and "succeeded" in status.stdout
         poster = cli("download", job_id, "--file", "poster", "--out", str(tmp_path / "poster.png"), "--server", url,
