@@ -74,8 +74,10 @@ def _run(action) -> None:  # type: ignore[no-untyped-def]
 
 
 def login(
-    username: Annotated[str, typer.Option(prompt=True, help="User name.")],
-    password: Annotated[str, typer.Option(prompt=True, hide_input=True, help="Password.")],
+    username: Annotated[str, typer.Option(prompt=True, show_default=False, help="User name (asked when not given).")] = "",
+    password: Annotated[
+        str, typer.Option(prompt=True, hide_input=True, show_default=False, help="Password (asked when not given).")
+    ] = "",
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
     """Log in and keep the token for the other commands."""
@@ -95,10 +97,10 @@ def _print_job(job: dict[str, Any]) -> None:
     line = f"{job['id']}  {job['state']:9}  {job['progress'] * 100:5.1f}%"
     if job.get("queue_position"):
         line += f"  queue position {job['queue_position']}"
-    if job.get("step") and job.get("steps"):
-        line += f"  step {job['step']}/{job['steps']}"
-    if job.get("node"):
+    if job.get("node"):  # the running node, and its own progress (sampler steps, encode chunks, ...)
         line += f"  {job['node']}"
+    if job.get("step") and job.get("steps"):
+        line += f" {job['step']}/{job['steps']}"
     if job.get("error"):
         line += f"\n  error: {job['error']}"
     typer.echo(line)

@@ -207,6 +207,6 @@ def echo_result(summary: dict[str, Any]) -> None:
     """The human-readable lines of a finished run."""
     info = summary["video_info"]
     typer.echo(f"Video:  {summary['video']}  ({info['num_frames']} frames, {info['width']}x{info['height']}, "
-               f"{info['codec']}, {summary['total_seconds']} s)")
+               f"{info['codec']}; took {summary['total_seconds']} s)")
     if summary["poster"]:
         typer.echo(f"Poster: {summary['poster']}")

@@ -56,7 +56,8 @@ def show_command(
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
-    typer.echo("\nSet a parameter with --set name=value (e.g. wan-i2v run " + workflow.ref + " --set steps=30).")
+    typer.echo("\nSet a parameter with --set name=value, e.g. wan-i2v run " + workflow.ref
+               + ' cat.png --prompt "a cat turns its head" --set steps=30')
 
 
 @app.command("validate")
