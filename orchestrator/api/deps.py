@@ -22,6 +22,8 @@ def _user_from(token: str, svc: Services) -> User:
     if token.startswith(security.API_KEY_PREFIX):
         return svc.users.by_api_key(token)
     claims = security.decode_token(token, svc.secret)
+    if "scope" in claims:  # a download link's signature opens that job's files, nothing else
+        raise NotAuthenticated("A download link cannot be used as an access token; log in for one.")
     user = svc.users.get(str(claims["sub"]))
     if user is None or user.disabled:
         raise NotAuthenticated("This account no longer exists or is disabled.")

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
+from orchestrator.core import security
 from orchestrator.jobs.models import Job as JobRecord
 from orchestrator.jobs.submit import SERVER_SIDE
 from orchestrator.jobs.store import JobStore
@@ -26,17 +28,27 @@ def user_view(user: UserRecord) -> schemas.User:
     return schemas.User(id=user.id, username=user.username, role=user.role, created_at=user.created_at)  # type: ignore[arg-type]
 
 
-def job_view(job: JobRecord, store: JobStore, username: str, positions: dict[str, int] | None = None) -> schemas.Job:
-    """`positions`: queue places already read for a page of jobs (one query for the page)."""
+def job_view(
+    job: JobRecord, store: JobStore, username: str, positions: dict[str, int] | None = None,
+    signing: tuple[str, str] | None = None,
+) -> schemas.Job:
+    """`positions`: queue places already read for a page of jobs (one query for the page).
+    `signing`: (viewer's user id, secret): the download URLs carry a signature for that viewer, so a
+    <video> or <img> element can load them without an Authorization header."""
+
+    def link(**query: str) -> str:
+        if signing is not None:
+            query["sig"] = security.download_signature(signing[0], job.id, signing[1])
+        return f"/api/download/{job.id}" + (f"?{urlencode(query)}" if query else "")
+
     outputs = []
     video_url = poster_url = None
     for out in job.outputs or []:
-        url = f"/api/download/{job.id}?file={out['filename']}"
-        outputs.append(schemas.Output(kind=out.get("kind", "file"), filename=out["filename"], url=url))
+        outputs.append(schemas.Output(kind=out.get("kind", "file"), filename=out["filename"], url=link(file=out["filename"])))
         if out.get("kind") == "video" and video_url is None:
-            video_url = f"/api/download/{job.id}"
+            video_url = link()
     if video_url is not None:
-        poster_url = f"/api/download/{job.id}?file=poster"
+        poster_url = link(file="poster")
     return schemas.Job(
         id=job.id, user=username, state=job.state, progress=job.progress or 0.0, step=job.step, steps=job.steps,  # type: ignore[arg-type]
         node=job.node, queue_position=positions.get(job.id) if positions is not None else store.queue_position(job), instance=job.instance_id, attempt=job.attempt,

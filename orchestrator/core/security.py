@@ -49,6 +49,32 @@ def decode_token(token: str, secret: str) -> dict:
     return claims
 
 
+# Download links: a signature for one job's files, so a <video> element can stream them (it cannot send an
+# Authorization header). It expires at the end of the next whole hour: the link stays the same for an hour,
+# so a page that re-reads the job does not reload its player.
+DOWNLOAD_SCOPE = "download"
+DOWNLOAD_WINDOW_S = 3600
+
+
+def download_signature(user_id: str, job_id: str, secret: str, now: float | None = None) -> str:
+    expires = (int(now if now is not None else time.time()) // DOWNLOAD_WINDOW_S + 2) * DOWNLOAD_WINDOW_S
+    claims = {"sub": user_id, "job": job_id, "scope": DOWNLOAD_SCOPE, "exp": expires}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def download_signer(job_id: str, sig: str, secret: str) -> str:
+    """The user a download link was made for; raises NotAuthenticated for another job, a bad or an old link."""
+    try:
+        claims = jwt.decode(sig, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "job", "scope"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenExpired("This download link has expired; open the job again for a fresh one.") from exc
+    except jwt.PyJWTError as exc:
+        raise NotAuthenticated("This download link is not valid; open the job again for a fresh one.") from exc
+    if claims["scope"] != DOWNLOAD_SCOPE or not same(str(claims["job"]), job_id):
+        raise NotAuthenticated("This download link is for another job; open the job again for its own link.")
+    return str(claims["sub"])
+
+
 def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 

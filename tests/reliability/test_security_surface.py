@@ -67,6 +67,11 @@ def test_tokens_passwords_and_api_keys_never_reach_the_logs(tmp_path: Path) -> N
             assert c.get(f"/api/jobs/{job_id}/events?access_token={tampered}").status_code == 401
             assert c.get(f"/api/jobs/{job_id}/events?access_token={key}").status_code == 200
             assert c.get("/api/nope?access_token=" + token).status_code == 404
+            # A download link's signature (a cancelled job has no files: 409, after the signature was checked).
+            from orchestrator.core.security import download_signature
+
+            sig = download_signature(api.services.users.by_name("alice").id, job_id, api.services.secret)
+            assert c.get(f"/api/download/{job_id}?sig={sig}").status_code == 409
     finally:
         api.stop()
         root.removeHandler(handler)
@@ -75,7 +80,8 @@ def test_tokens_passwords_and_api_keys_never_reach_the_logs(tmp_path: Path) -> N
             logging.getLogger(name).setLevel(level)
     logs = "\n".join(handler.lines)
     assert "/api/jobs/" in logs and "SELECT" in logs, "the capture saw nothing (the test would prove nothing)"
-    for secret in (token, tampered, key, key[4:], PASSWORDS["alice"], "wrong-Secret-123", token.split(".")[2]):
+    for secret in (token, tampered, key, key[4:], PASSWORDS["alice"], "wrong-Secret-123", token.split(".")[2],
+                   sig, sig.split(".")[2]):
         assert secret not in logs, f"a secret reached the logs: {secret[:12]}..."
     assert "access_token" not in logs
 

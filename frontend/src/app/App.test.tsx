@@ -213,14 +213,14 @@ describe("job page", () => {
       progress: 1,
       step: 20,
       finished_at: "2026-01-02T03:05:06Z",
-      video_url: "/api/download/job-1",
-      poster_url: "/api/download/job-1?file=poster",
-      outputs: [{ kind: "video", filename: "wan_i2v/cat_00001_.mp4", url: "/api/download/job-1" }],
+      video_url: "/api/download/job-1?sig=s1",
+      poster_url: "/api/download/job-1?file=poster&sig=s1",
+      outputs: [{ kind: "video", filename: "wan_i2v/cat_00001_.mp4", url: "/api/download/job-1?file=wan_i2v%2Fcat_00001_.mp4&sig=s1" }],
     });
     act(() => source.emit("end", job));
     const download = await screen.findByRole("link", { name: "Download MP4" });
     expect(download).toHaveAttribute("download", "cat_00001_.mp4");
-    expect(download).toHaveAttribute("href", "blob:object");
+    expect(download).toHaveAttribute("href", "/api/download/job-1?sig=s1"); // the signed URL: streamed, no blob
     expect(screen.getByRole("group", { name: "Video player: a cat walks" })).toBeInTheDocument();
     expect(play).toHaveBeenCalledTimes(1);
     expect(screen.getByTestId("job-seed")).toHaveTextContent("1234");

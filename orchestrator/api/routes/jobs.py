@@ -9,8 +9,10 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import FileResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 
-from orchestrator.core.errors import Conflict, NotFound, NotReady, TooLarge
+from orchestrator.core import security
+from orchestrator.core.errors import Conflict, NotAuthenticated, NotFound, NotReady, TooLarge
 from orchestrator.jobs import submit
 from orchestrator.jobs.images import store_image
 from orchestrator.jobs.models import FINAL
@@ -18,7 +20,7 @@ from orchestrator.jobs.models import Job as JobRecord
 from orchestrator.users.models import User
 
 from .. import schemas
-from ..deps import current_user, services
+from ..deps import bearer, current_user, services
 from ..posters import poster_for
 from ..services import Services
 from ..views import job_view
@@ -110,7 +112,8 @@ def list_jobs(
     for job in items:
         if job.user_id not in names:
             names[job.user_id] = _name(svc, user, job)
-    return schemas.JobPage(items=[job_view(j, svc.jobs, names[j.user_id], positions) for j in items], total=total,
+    signing = (user.id, svc.secret)
+    return schemas.JobPage(items=[job_view(j, svc.jobs, names[j.user_id], positions, signing) for j in items], total=total,
                            page=page, page_size=page_size)
 
 
@@ -118,7 +121,7 @@ def list_jobs(
 @router.get("/status/{job_id}", response_model=schemas.Job, responses=ERRORS, operation_id="job_status")
 def get_job(job_id: str, user: User = Depends(current_user), svc: Services = Depends(services)) -> schemas.Job:
     job = _owned(svc, user, job_id)
-    return job_view(job, svc.jobs, _name(svc, user, job))
+    return job_view(job, svc.jobs, _name(svc, user, job), signing=(user.id, svc.secret))
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=schemas.Job, responses={**ERRORS, 409: {"model": schemas.ErrorResponse}})
@@ -130,7 +133,7 @@ def cancel_job(job_id: str, user: User = Depends(current_user), svc: Services = 
     svc.jobs.request_cancel(job_id)
     svc.wake()
     job = _owned(svc, user, job_id)
-    return job_view(job, svc.jobs, _name(svc, user, job))
+    return job_view(job, svc.jobs, _name(svc, user, job), signing=(user.id, svc.secret))
 
 
 def _sse(event_id: int, kind: str, payload: str) -> str:
@@ -159,20 +162,20 @@ async def job_events(
             events = await asyncio.to_thread(svc.jobs.events_after, job_id, 0)
             after = events[-1].id if events else 0
             current = await asyncio.to_thread(svc.jobs.get_job, job_id)
-            yield _sse(after, "state", await asyncio.to_thread(_payload, svc, current, name))
+            yield _sse(after, "state", await asyncio.to_thread(_payload, svc, current, name, user.id))
         while True:
             events = await asyncio.to_thread(svc.jobs.events_after, job_id, after)
             if events:
                 current = await asyncio.to_thread(svc.jobs.get_job, job_id)
                 after = events[-1].id
-                yield _sse(after, events[-1].kind, await asyncio.to_thread(_payload, svc, current, name))
+                yield _sse(after, events[-1].kind, await asyncio.to_thread(_payload, svc, current, name, user.id))
                 last_sent = loop.time()
             elif checked is None or loop.time() - checked >= STATE_CHECK_S:
                 # Every state change writes an event, so between events this read is only a safety net.
                 current = await asyncio.to_thread(svc.jobs.get_job, job_id)
                 checked = loop.time()
             if current is None or current.state in FINAL:
-                yield _sse(after, "end", await asyncio.to_thread(_payload, svc, current, name) if current else "{}")
+                yield _sse(after, "end", await asyncio.to_thread(_payload, svc, current, name, user.id) if current else "{}")
                 return
             if await request.is_disconnected():
                 return
@@ -185,18 +188,33 @@ async def job_events(
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-def _payload(svc: Services, job: JobRecord, name: str) -> str:
-    return json.dumps(job_view(job, svc.jobs, name).model_dump(mode="json"))
+def _download_user(
+    svc: Services, request: Request, credentials: HTTPAuthorizationCredentials | None, job_id: str, sig: str | None
+) -> User:
+    """The caller of a download: from its Authorization header, or from a download link's signature."""
+    if sig is None or credentials is not None:
+        return current_user(request, credentials, svc)
+    user = svc.users.get(security.download_signer(job_id, sig, svc.secret))
+    if user is None or user.disabled:
+        raise NotAuthenticated("This account no longer exists or is disabled.")
+    return user
+
+
+def _payload(svc: Services, job: JobRecord, name: str, viewer_id: str) -> str:
+    return json.dumps(job_view(job, svc.jobs, name, signing=(viewer_id, svc.secret)).model_dump(mode="json"))
 
 
 @router.get("/download/{job_id}", response_class=FileResponse,
             responses={**ERRORS, 409: {"model": schemas.ErrorResponse}, 206: {"description": "A byte range"}})
 async def download(
-    job_id: str,
+    job_id: str, request: Request,
     file: str | None = Query(None, description="'poster', or an output's filename; default: the video."),
-    user: User = Depends(current_user), svc: Services = Depends(services),
+    sig: str | None = Query(None, description="The signature in a job's download URLs (`video_url`, `poster_url`, "
+                            "`outputs[].url`): it stands in for the Authorization header, for that job only."),
+    credentials: HTTPAuthorizationCredentials | None = Depends(bearer), svc: Services = Depends(services),
 ) -> FileResponse:
     """The video (Range requests supported, so players can seek), its poster, or another output."""
+    user = await asyncio.to_thread(_download_user, svc, request, credentials, job_id, sig)
     job = await asyncio.to_thread(_owned, svc, user, job_id)
     if job.state != "succeeded":
         raise NotReady(f"The job is {job.state}; its files are there once it has succeeded.", "job_id")

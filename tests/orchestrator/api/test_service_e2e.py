@@ -80,6 +80,7 @@ def test_two_users_fairness_isolation_downloads_cancel_and_cache(local: Service)
     assert alice.get(f"/api/download/{backlog[0]}?file=poster").content.startswith(b"poster ")
     assert bob.get(f"/api/download/{backlog[0]}").status_code == 404
     assert [j["id"] for j in bob.get("/api/jobs").json()["items"]] == [bobs]
+    _signed_links_open_one_jobs_files_only(local, done[backlog[0]], done[bobs], video.content)
 
     # Cancel: a running job is interrupted on its instance; a waiting one is cancelled at once.
     running = _submit(alice, steps=300, delay=0.05)
@@ -95,6 +96,25 @@ def test_two_users_fairness_isolation_downloads_cancel_and_cache(local: Service)
                      files={"image": ("other-name.png", _png((1, 2, 3)), "image/png")}).json()
     assert again["cached"] and again["state"] == "succeeded"
     assert bob.get(f"/api/download/{again['job_id']}").content == bob.get(f"/api/download/{first}").content
+
+
+def _signed_links_open_one_jobs_files_only(service: Service, job: dict, other: dict, video: bytes) -> None:
+    """The job's URLs carry a signature that a <video> element can use without a header (with Range)."""
+    import httpx
+
+    anonymous = httpx.Client(base_url=service.url, timeout=30)
+    signed = anonymous.get(job["video_url"], headers={"Range": "bytes=10-19"})
+    assert signed.status_code == 206 and signed.content == video[10:20]
+    assert anonymous.get(job["poster_url"]).content.startswith(b"poster ")
+    assert anonymous.get(job["outputs"][0]["url"]).status_code == 200
+    sig = job["video_url"].split("sig=", 1)[1]
+    # For this job only, not as an access token, not tampered with.
+    refused = [anonymous.get(f"/api/download/{other['id']}", params={"sig": sig}),
+               anonymous.get("/api/jobs", headers={"Authorization": f"Bearer {sig}"}),
+               anonymous.get(f"/api/download/{job['id']}", params={"sig": sig[:-2] + "xx"}),
+               anonymous.get(f"/api/download/{job['id']}")]  # fmt: skip
+    assert [r.status_code for r in refused] == [401, 401, 401, 401], [r.text for r in refused]
+    assert "another job" in refused[0].json()["error"]["message"]
 
 
 def test_events_stream_progress_then_the_end_and_resume(local: Service) -> None:

@@ -7,11 +7,10 @@ import type { Job } from "../../lib/api/types";
 import { useI18n } from "../../lib/i18n";
 import { useSession } from "../auth/session";
 import { instancesQueryOptions, PAGE_SIZE, useJobs } from "./api";
-import { useBlobUrl } from "./useBlobUrl";
 
 function Thumbnail({ job }: { job: Job }) {
-  const poster = useBlobUrl(job.state === "succeeded" ? job.poster_url : null);
-  if (poster.url) return <img src={poster.url} alt="" loading="lazy" />;
+  // poster_url carries a download signature: the <img> loads it without the bearer header.
+  if (job.state === "succeeded" && job.poster_url) return <img src={job.poster_url} alt="" loading="lazy" />;
   return <div className={`thumb-placeholder thumb-${job.state}`} aria-hidden="true" />;
 }
 

@@ -11,7 +11,6 @@ import type { ReuseState } from "../generate/GeneratePage";
 import { labelFor } from "../generate/ParameterField";
 import { useCancelJob } from "./api";
 import { jobTiming } from "./timing";
-import { useBlobUrl } from "./useBlobUrl";
 import { useFinishSound } from "./useFinishSound";
 import { useLiveJob } from "./useLiveJob";
 import { useNow } from "./useNow";
@@ -54,15 +53,13 @@ function JobProgress({ job }: { job: Job }) {
 
 function JobResult({ job }: { job: Job }) {
   const { t } = useI18n();
-  const video = useBlobUrl(job.video_url);
-  const poster = useBlobUrl(job.poster_url);
   const prompt = String((job.parameters as Record<string, unknown>).prompt ?? "");
-  if (video.error) return <ErrorMessage error={video.error} />;
-  if (!video.url) return <p role="status">{t("job.videoLoading")}</p>;
+  // The job's URLs carry a download signature, so the player streams them (with seeking) and needs no header.
+  if (!job.video_url) return <p role="status">{t("job.videoLoading")}</p>;
   return (
     <div className="job-result">
-      <Player src={video.url} poster={poster.url ?? undefined} title={prompt || job.id} autoPlay />
-      <a className="button primary" href={video.url} download={videoFilename(job)}>
+      <Player src={job.video_url} poster={job.poster_url ?? undefined} title={prompt || job.id} autoPlay />
+      <a className="button primary" href={job.video_url} download={videoFilename(job)}>
         {t("job.download")}
       </a>
     </div>

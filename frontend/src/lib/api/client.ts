@@ -93,21 +93,6 @@ export async function unwrap<T>(call: Promise<Result<T>>): Promise<T> {
   return result.data as T;
 }
 
-/** GET an API file URL (video, poster) with the token and return it as a Blob. */
-export async function fetchBlob(url: string, signal?: AbortSignal): Promise<Blob> {
-  const token = hooks.token();
-  const response = await globalThis.fetch(new URL(url, window.location.origin), {
-    headers: token ? { Authorization: `Bearer ${token}` } : {},
-    signal,
-  });
-  if (!response.ok) {
-    const error = await errorFrom(response);
-    if (response.status === 401) hooks.onUnauthorized(error.code);
-    throw error;
-  }
-  return response.blob();
-}
-
 /** The URL of a job's event stream; EventSource cannot send headers, so the token rides in the query. */
 export function eventsUrl(jobId: string): string {
   const url = new URL(`/api/jobs/${encodeURIComponent(jobId)}/events`, window.location.origin);
