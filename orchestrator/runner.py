@@ -30,6 +30,7 @@ from comfy_nodes.pipeline import sizes
 from comfy_nodes.video.image_check import ImageInfo, check_image_file
 
 from .deploy.sources import installed_alternative
+from .comfy.outputs import sampler_stats
 from .errors import ModelFilesMissing, RunError
 from .workflows import Workflow, bind, get_workflow, resolve_parameters
 from .workflows.registry import canonical_json
@@ -150,7 +151,6 @@ def execute_plan(plan: RunPlan, on_progress: ProgressCallback | None = None) -> 
             video, poster = _collect(result.outputs, request.out)
 
     info = ffmpeg.probe_video(video)
-    stats = [s for ui in result.outputs.values() for s in ui.get("wan_stats", [])]
     return {
         "ok": True,
         "workflow": plan.ref,
@@ -165,7 +165,7 @@ def execute_plan(plan: RunPlan, on_progress: ProgressCallback | None = None) -> 
             for node_id, seconds in result.timings.items()
         },
         "total_seconds": round(total, 3),
-        "sampler": stats[0] if len(stats) == 1 else stats,
+        "sampler": sampler_stats(result.outputs),
     }
 
 

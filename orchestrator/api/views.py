@@ -36,9 +36,11 @@ def job_view(
     `signing`: (viewer's user id, secret): the download URLs carry a signature for that viewer, so a
     <video> or <img> element can load them without an Authorization header."""
 
+    sig = security.download_signature(signing[0], job.id, signing[1]) if signing and job.outputs else None
+
     def link(**query: str) -> str:
-        if signing is not None:
-            query["sig"] = security.download_signature(signing[0], job.id, signing[1])
+        if sig is not None:
+            query["sig"] = sig
         return f"/api/download/{job.id}" + (f"?{urlencode(query)}" if query else "")
 
     outputs = []

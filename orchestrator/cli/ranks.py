@@ -63,26 +63,23 @@ def check_split(degree: int, parameters: dict[str, Any], model_file: Path | None
 
 
 def _heads(model_file: Path) -> int | None:
-    """The transformer's attention heads, read from its file's header (no weights loaded), if it says."""
+    """The transformer's attention heads, read from its file's header or its folder's config (no weights)."""
     import json
 
+    from orchestrator.deploy.check import transformer_dim
     from orchestrator.deploy.errors import SafetensorsHeaderError
     from orchestrator.deploy.safetensors_header import read_header
 
     if model_file.is_dir():  # a diffusers folder
-        config = model_file / "transformer" / "config.json"
         try:
-            return int(json.loads(config.read_text())["num_attention_heads"])
+            return int(json.loads((model_file / "transformer" / "config.json").read_text())["num_attention_heads"])
         except (OSError, ValueError, KeyError):
             return None
     try:
-        tensors = read_header(model_file).tensors
+        dim = transformer_dim(read_header(model_file))
     except (SafetensorsHeaderError, OSError):
         return None
-    for name, tensor in tensors.items():
-        if name.endswith(("blocks.0.self_attn.q.weight", "blocks.0.attn1.to_q.weight")):
-            return tensor.shape[0] // HEAD_DIM
-    return None
+    return dim // HEAD_DIM if dim else None
 
 
 def start_ranks(degree: int, argv: list[str]) -> int:

@@ -75,6 +75,12 @@ def _billions(n: int) -> str:
     return f"{n / 1e9:.1f} B" if n >= 1e8 else f"{n / 1e6:.1f} M"
 
 
+def transformer_dim(header: Header) -> int | None:
+    """The width of the WAN transformer a header holds (heads x 128), or None for another file."""
+    shapes = _strip_prefix(header)
+    return shapes["head.modulation"][-1] if "head.modulation" in shapes else None
+
+
 def detect(header: Header) -> Detected:
     """What a file holds, from its tensor names and shapes."""
     shapes = _strip_prefix(header)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.comfy.client import ComfyClient, ComfyError, ComfyUnavailable, EventStream, PromptRejected
+from orchestrator.comfy.outputs import sampler_stats
 from orchestrator.errors import OrchestratorError
 from orchestrator.workflows import WorkflowError, bind, get_workflow
 
@@ -358,9 +359,9 @@ class _Driver:
             "prompt_id": self.prompt_id,
             "seed": job.seed,
         }
-        sampler = [s for ui in (entry.get("outputs") or {}).values() for s in (ui.get("wan_stats") or [])]
+        sampler = sampler_stats(entry.get("outputs") or {})
         if sampler:  # what the sampler did: passes computed/skipped per branch, cache, attention backend
-            timings["sampler"] = sampler[0] if len(sampler) == 1 else sampler
+            timings["sampler"] = sampler
         if await _db(self.store.succeed, self.job_id, self.attempt, outputs, timings):
             return "succeeded"
         return "stale"

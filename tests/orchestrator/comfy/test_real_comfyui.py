@@ -11,18 +11,18 @@ removed afterwards.
 from __future__ import annotations
 
 import os
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import server_protocol_checks as checks
 from comfy_protocol_client import ComfyClient
+from real_comfyui_support import demo_model_paths, pack_linked, running
 
 from wan_workflow_checks import check_wan_workflow
 
 from comfy_nodes.models import demo
-from orchestrator.comfy import install as comfy_install, launch as comfy_launch
+from orchestrator.comfy import install as comfy_install
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.e2e]
 
@@ -41,51 +41,19 @@ PACK_NODES = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ComfyUI on the CPU with the pack and the protocol test nodes; yields its URL."""
     checkout = comfy_install.check_checkout(Path(COMFYUI_DIR))
     python = Path(os.environ.get("COMFYUI_PYTHON") or comfy_install.default_python(checkout))
-    created: list[Path] = []
-    pack = checkout / "custom_nodes" / comfy_install.DEFAULT_PACK_NAME
-    if not (pack.is_symlink() or pack.exists()):  # an installed pack (link or copy) is used as it is
-        comfy_install.install_pack(checkout)
-        created.append(pack)
-    if not os.environ.get("COMFYUI_SKIP_PIP"):
-        comfy_install.install_requirements(python)
-    test_nodes = checkout / "custom_nodes" / "wan_i2v_protocol_test_nodes.py"
-    if not test_nodes.exists():
-        test_nodes.symlink_to(PROTOCOL_NODES)
-        created.append(test_nodes)
-
-    # The demo model in a folder of ours, added to ComfyUI's model paths (nothing written into the checkout).
-    models = tmp_path_factory.mktemp("comfyui-models")
-    demo.make_demo_model(models)
-    kinds = "".join(f"    {kind}: {kind}\n" for kind in ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers"))
-    extra_paths = models / "extra_model_paths.yaml"
-    extra_paths.write_text(f"wan_i2v_demo:\n    base_path: {models}\n{kinds}")
-    specs = comfy_launch.plan_instances(
-        checkout,
-        python=python,
-        cpu=True,
-        base_port=_free_port(),
-        work_dir=tmp_path_factory.mktemp("comfyui-run"),
-        extra_args=["--extra-model-paths-config", str(extra_paths)],
-    )
-    instances = comfy_launch.start_instances(specs)
-    try:
-        comfy_launch.wait_until_ready(instances, timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "300")))
-        yield specs[0].url
-    finally:
-        comfy_launch.stop_instances(instances)
-        for path in created:
-            path.unlink()
+    with pack_linked(checkout, {"wan_i2v_protocol_test_nodes.py": PROTOCOL_NODES}):
+        if not os.environ.get("COMFYUI_SKIP_PIP"):
+            comfy_install.install_requirements(python)
+        # The demo model in a folder of ours, added to ComfyUI's model paths.
+        models = tmp_path_factory.mktemp("comfyui-models")
+        demo.make_demo_model(models)
+        with running(checkout, python, tmp_path_factory.mktemp("comfyui-run"), demo_model_paths(models, models)) as url:
+            yield url
 
 
 @pytest.fixture

@@ -12,14 +12,15 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from orchestrator.comfy import install as comfy_install, launch as comfy_launch
+from real_comfyui_support import pack_linked, running
+
+from orchestrator.comfy import install as comfy_install
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.e2e]
 
@@ -88,38 +89,16 @@ GRAPH_NODES = """
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def comfyui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ComfyUI on the CPU with the pack, its user settings in a temporary folder; yields its URL."""
-    created: list[Path] = []
-    pack = CHECKOUT / "custom_nodes" / comfy_install.DEFAULT_PACK_NAME
-    if not (pack.is_symlink() or pack.exists()):  # an installed pack (link or copy) is used as it is
-        comfy_install.install_pack(CHECKOUT)
-        created.append(pack)
     work = tmp_path_factory.mktemp("comfyui-editor")
     user = work / "user"
     (user / "default").mkdir(parents=True)
     (user / "default" / "comfy.settings.json").write_text(json.dumps(SETTINGS))
-    specs = comfy_launch.plan_instances(
-        CHECKOUT, python=PYTHON, cpu=True, base_port=_free_port(), work_dir=work,
-        extra_args=["--user-directory", str(user), "--database-url", "sqlite:///:memory:", "--disable-api-nodes"],
-    )  # fmt: skip
-    try:
-        instances = comfy_launch.start_instances(specs)
-        try:
-            comfy_launch.wait_until_ready(instances, timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "300")))
-            yield specs[0].url
-        finally:
-            comfy_launch.stop_instances(instances)
-    finally:
-        for path in created:
-            path.unlink()
+    args = ["--user-directory", str(user), "--database-url", "sqlite:///:memory:", "--disable-api-nodes"]
+    with pack_linked(CHECKOUT), running(CHECKOUT, PYTHON, work, args) as url:
+        yield url
 
 
 def _screenshot_path(tmp_path: Path) -> Path:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import uuid
@@ -20,10 +19,11 @@ from pathlib import Path
 
 import pytest
 from comfy_protocol_client import ComfyClient
+from real_comfyui_support import demo_model_paths, pack_linked, running
 
 from comfy_nodes.models import demo
 from orchestrator.cli.demo import demo_model_params
-from orchestrator.comfy import install as comfy_install, launch as comfy_launch
+from orchestrator.comfy import install as comfy_install
 from orchestrator.workflows import bind, get_workflow
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.e2e]
@@ -39,34 +39,11 @@ CHECKOUT = comfy_install.check_checkout(Path(COMFYUI_DIR))
 PYTHON = Path(os.environ.get("COMFYUI_PYTHON") or comfy_install.default_python(CHECKOUT))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     models = tmp_path_factory.mktemp("comfyui-models")
     demo.make_demo_model(models)
     return models
-
-
-def _launch(work: Path, models: Path, extra_args: list[str]) -> tuple[list, str]:
-    kinds = "".join(f"    {kind}: {kind}\n" for kind in ("diffusion_models", "text_encoders", "clip_vision", "vae", "diffusers"))
-    extra_paths = work / "extra_model_paths.yaml"
-    extra_paths.write_text(f"wan_i2v_demo:\n    base_path: {models}\n{kinds}")
-    specs = comfy_launch.plan_instances(
-        CHECKOUT, python=PYTHON, cpu=True, base_port=_free_port(), work_dir=work,
-        extra_args=["--extra-model-paths-config", str(extra_paths), *extra_args],
-    )  # fmt: skip
-    instances = comfy_launch.start_instances(specs)
-    try:
-        comfy_launch.wait_until_ready(instances, timeout=float(os.environ.get("COMFYUI_START_TIMEOUT", "300")))
-    except BaseException:
-        comfy_launch.stop_instances(instances)
-        raise
-    return instances, specs[0].url
 
 
 # ------------------------------------------------------------------ native loaders on our files
@@ -145,24 +122,10 @@ def test_native_vae_nodes_run_on_the_demo_vae(native: dict) -> None:
 @pytest.fixture(scope="module")
 def comfyui(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ComfyUI on the CPU with the pack and the memory probe routes."""
-    created: list[Path] = []
-    pack = CHECKOUT / "custom_nodes" / comfy_install.DEFAULT_PACK_NAME
-    if not (pack.is_symlink() or pack.exists()):
-        comfy_install.install_pack(CHECKOUT)
-        created.append(pack)
-    probe = CHECKOUT / "custom_nodes" / "wan_i2v_memory_probe.py"
-    if not probe.exists():
-        probe.symlink_to(PROBE_NODES)
-        created.append(probe)
-    try:
-        instances, url = _launch(tmp_path_factory.mktemp("comfyui-run"), demo_models, [])
-        try:
-            yield url
-        finally:
-            comfy_launch.stop_instances(instances)
-    finally:
-        for path in created:
-            path.unlink()
+    work = tmp_path_factory.mktemp("comfyui-run")
+    with pack_linked(CHECKOUT, {"wan_i2v_memory_probe.py": PROBE_NODES}), \
+            running(CHECKOUT, PYTHON, work, demo_model_paths(demo_models, work)) as url:
+        yield url
 
 
 def _run_demo(client: ComfyClient, image: str, seed: int) -> None:
@@ -300,15 +263,11 @@ def cloned_comfyui(demo_models: Path, tmp_path_factory: pytest.TempPathFactory) 
     name = f"wan-i2v-clone-{uuid.uuid4().hex[:6]}"
     target = CHECKOUT / "custom_nodes" / name
     subprocess.run(["git", "clone", "--quiet", "--depth", "1", f"file://{ROOT}", str(target)], check=True, timeout=300)
+    work = tmp_path_factory.mktemp("comfyui-clone-run")
+    args = [*demo_model_paths(demo_models, work), "--disable-all-custom-nodes", "--whitelist-custom-nodes", name]
     try:
-        instances, url = _launch(
-            tmp_path_factory.mktemp("comfyui-clone-run"), demo_models,
-            ["--disable-all-custom-nodes", "--whitelist-custom-nodes", name],
-        )  # fmt: skip
-        try:
+        with running(CHECKOUT, PYTHON, work, args) as url:
             yield url, name
-        finally:
-            comfy_launch.stop_instances(instances)
     finally:
         shutil.rmtree(target)
 
