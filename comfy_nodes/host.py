@@ -125,6 +125,21 @@ def make_room(bytes_needed: int, device: torch.device) -> None:
         _mm.free_memory(bytes_needed + _mm.minimum_inference_memory(), _torch_device(device))
 
 
+def memory_room(device: torch.device) -> int | None:
+    """Bytes a model and its work can have on `device`; None on the CPU. Inside ComfyUI: the
+    card's memory less its inference reserve, since its model management unloads other models
+    to make room. Outside: what is free now, with what torch holds cached but unused."""
+    import torch
+
+    device = _torch_device(device)
+    if device.type != "cuda" or not torch.cuda.is_available():
+        return None
+    if IN_COMFYUI:
+        return int(_mm.get_total_memory(device)) - int(_mm.minimum_inference_memory())
+    free, _ = torch.cuda.mem_get_info(device)
+    return free + torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+
+
 def is_managed_by_comfyui(module: torch.nn.Module) -> bool:
     """Whether ComfyUI currently counts `module` among its loaded models."""
     if not IN_COMFYUI:

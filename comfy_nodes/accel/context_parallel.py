@@ -21,6 +21,8 @@ if TYPE_CHECKING:  # torch loads with the model, not with this module (the CLI r
 
 # Set by `wan-i2v run --cp-ulysses N` for every rank it starts (under torchrun).
 CP_ENV = "WAN_I2V_CP_ULYSSES"
+# 1: ranks without GPUs split on the CPU over gloo (slow; to try the whole path on any machine).
+GLOO_ENV = "WAN_I2V_CP_GLOO"
 _enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
 
 
@@ -78,11 +80,21 @@ def prepare_run(transformer: torch.nn.Module, cache: Any | None) -> int:
         raise ParameterError(f"Context parallelism cannot run: {problem}.")
     import torch
 
-    if not torch.cuda.is_available():
+    if torch.cuda.is_available():
+        enable_ulysses(transformer, degree)
+    elif os.environ.get(GLOO_ENV) == "1":
+        # diffusers gives a rank the device `rank % accelerator count`, and a CPU-only machine counts 0
+        # accelerators; every rank's device is the CPU here, which one device stands for.
+        count = torch.accelerator.device_count
+        torch.accelerator.device_count = lambda: 1
+        try:
+            enable_ulysses(transformer, degree)
+        finally:
+            torch.accelerator.device_count = count
+    else:
         raise ParameterError(
             "Context parallelism needs one CUDA GPU per rank, and this process sees none. Run without "
-            "--cp-ulysses, or on a machine with that many GPUs."
+            f"--cp-ulysses, or on a machine with that many GPUs ({GLOO_ENV}=1 splits on the CPU, slowly)."
         )
-    enable_ulysses(transformer, degree)
     _enabled.add(transformer)
     return degree

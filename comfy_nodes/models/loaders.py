@@ -21,6 +21,7 @@ from accelerate import init_empty_weights
 from .. import host
 from ..errors import ModelFormatError, WrongModelTypeError
 from ..pipeline.types import ClipVision, TextEncoder, Vae, WanModel
+from ..pipeline.vae_placement import set_tiles
 from . import convert, detect
 from .tokenizer import SPIECE_KEY, SentencePieceTokenizer
 
@@ -177,8 +178,9 @@ def _has_scales(path: Path) -> bool:
 
 
 def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae:
-    """The video VAE; `tile_size` > 0 encodes and decodes in overlapping tiles of that many
-    pixels (stride 3/4 of it, seams blended), so 720p fits a 24 GB card."""
+    """The video VAE; `tile_size` > 0 always encodes and decodes in overlapping tiles of that many
+    pixels (stride 3/4 of it, seams blended). With 0 each call tiles only when the whole frames
+    would not fit the card (pipeline/vae_placement.py)."""
     from diffusers import AutoencoderKLWan
 
     dtype = resolve_dtype(compute_dtype)
@@ -190,11 +192,11 @@ def load_vae(path: Path, compute_dtype: str = "fp32", tile_size: int = 0) -> Vae
         config = detect.vae_config(sd, str(path))
         vae = _build(AutoencoderKLWan, config, _converted(sd, convert.vae_to_diffusers), dtype, path)
     if tile_size:
-        stride = tile_size * 3 // 4
-        vae.enable_tiling(tile_size, tile_size, stride, stride)
+        set_tiles(vae, tile_size)
     # It waits in CPU memory; each encode or decode places it (pipeline/vae_placement.py), so
     # inside ComfyUI its model management makes the room and may unload it again.
-    return Vae(vae=vae.to(host.offload_device()), dtype=dtype)
+    return Vae(vae=vae.to(host.offload_device()), dtype=dtype, tile_size=tile_size)
+
 
 
 # ------------------------------------------------------------------ text encoder

@@ -207,8 +207,9 @@ class WanI2VVAELoader:
                         "min": 0,
                         "max": 1024,
                         "step": 32,
-                        "tooltip": "0: off. Encode and decode in overlapping tiles of this many pixels (256 is a good "
-                        "start) to fit 720p on a 24 GB card; a little slower, seams blended.",
+                        "tooltip": "0: whole frames when they fit the card, else tiles of 256 px (chosen for each "
+                        "encode and decode, and again in tiles after an out-of-memory error). Above 0: always "
+                        "overlapping tiles of this many pixels; a little slower, seams blended.",
                     },
                 ),
             },

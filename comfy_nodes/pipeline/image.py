@@ -11,7 +11,7 @@ from ..errors import ParameterError
 from .defaults import VAE_STRIDE_S, VAE_STRIDE_T
 from .sizes import MAX_SIDE, check_num_frames, target_size  # noqa: F401 - re-exported
 from .types import ClipVision, ImageEmbeds, Vae
-from .vae_placement import place_vae
+from .vae_placement import run_vae
 from .vae_progress import counted, encode_calls
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -67,10 +67,12 @@ def encode_start_image(
     resized = F.interpolate(pixels, size=(out_h, out_w), mode="bicubic", align_corners=False).clamp(-1, 1)
     # The image, then num_frames-1 black (zero in -1..1) frames, encoded as one clip.
     video = torch.cat([resized.unsqueeze(2), resized.new_zeros(1, 3, num_frames - 1, out_h, out_w)], dim=2)
-    device = place_vae(vae, "encode", out_h, out_w)
-    with counted(vae.vae.encoder, encode_calls(vae.vae, num_frames, out_h, out_w)):
-        latent = vae.vae.encode(video.to(device, vae.dtype)).latent_dist.mode().float()
-    latent = normalise_latent(vae, latent)
+
+    def run(device: torch.device) -> torch.Tensor:
+        with counted(vae.vae.encoder, encode_calls(vae.vae, num_frames, out_h, out_w)):
+            return vae.vae.encode(video.to(device, vae.dtype)).latent_dist.mode().float()
+
+    latent = normalise_latent(vae, run_vae(vae, "encode", out_h, out_w, run))
     mask = first_frame_mask(num_frames, out_h // VAE_STRIDE_S, out_w // VAE_STRIDE_S).to(latent.device)
     return ImageEmbeds(
         clip_features=features,

@@ -51,6 +51,7 @@ class Vae:
 
     vae: Any  # diffusers AutoencoderKLWan
     dtype: torch.dtype
+    tile_size: int = 0  # fixed tiles of this many pixels; 0: chosen per call (pipeline/vae_placement.py)
 
 
 @dataclass

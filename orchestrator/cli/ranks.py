@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from comfy_nodes.accel.context_parallel import CP_ENV  # imports no torch
+from comfy_nodes.accel.context_parallel import CP_ENV, GLOO_ENV  # imports no torch
 
 from ..errors import RunError
 
@@ -37,7 +37,6 @@ def rank() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
-GLOO_ENV = "WAN_I2V_CP_GLOO"  # 1: start the ranks without GPUs (gloo), to try the launch itself
 HEAD_DIM = 128  # every WAN 2.1 size uses 128-dim attention heads
 
 

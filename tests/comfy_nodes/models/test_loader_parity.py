@@ -30,7 +30,7 @@ def test_each_component_identical_in_both_layouts(demo_paths):
     assert single.tokenizer.model_proto == multi.tokenizer.model_proto
 
 
-def test_transformer_output_identical_in_both_layouts(demo_paths):
+def test_transformer_output_the_same_in_both_layouts(demo_paths):
     a = loaders.load_transformer(demo_paths["diffusion_models"]).transformer
     b = loaders.load_transformer(demo_paths["diffusers"]).transformer
     torch.manual_seed(0)
@@ -41,7 +41,11 @@ def test_transformer_output_identical_in_both_layouts(demo_paths):
         encoder_hidden_states_image=torch.randn(1, 257, IMAGE_DIM),
         return_dict=False,
     )
-    assert torch.equal(a(**inputs)[0], b(**inputs)[0])
+    with torch.no_grad():
+        out_a, out_b = a(**inputs)[0], b(**inputs)[0]
+    # The weights are equal bit for bit (above); the same sums over differently placed memory may
+    # still take other vector paths on some CPUs (AMD EPYC: 6e-7 apart). A wrong mapping differs by ~1.
+    torch.testing.assert_close(out_a, out_b, rtol=0, atol=1e-5)
 
 
 def test_comfy_prefix_is_accepted(demo_paths, tmp_path):

@@ -1,11 +1,14 @@
-"""The VAE loader's tile_size: tiled encode/decode runs tiles and agrees with the whole-frame pass."""
+"""The VAE loader's tile_size: tiled encode/decode runs tiles and agrees with the whole-frame pass;
+without a size, tiles are chosen when the card is short (or runs out of memory)."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 
+from comfy_nodes import host
 from comfy_nodes.models import loaders
-from comfy_nodes.pipeline import decode
+from comfy_nodes.pipeline import decode, vae_placement
 from comfy_nodes.pipeline.types import Latent
 
 
@@ -44,3 +47,58 @@ def test_tiles_larger_than_the_frame_change_nothing(demo_paths):
     tiled = loaders.load_vae(demo_paths["vae"], tile_size=512)
     latent = _latent(whole)
     assert torch.equal(decode.decode_latent(tiled, latent), decode.decode_latent(whole, latent))
+
+
+def _count_tiled(vae) -> list[int]:
+    calls: list[int] = []
+    original = vae.vae.tiled_decode
+    vae.vae.tiled_decode = lambda *a, **k: calls.append(1) or original(*a, **k)
+    return calls
+
+
+def test_without_a_tile_size_a_short_card_gets_tiles_and_a_roomy_one_whole_frames(demo_paths, monkeypatch):
+    # The room on the card is the GPU's part, faked here; everything else runs for real on the CPU.
+    auto = loaders.load_vae(demo_paths["vae"])
+    fixed = loaders.load_vae(demo_paths["vae"], tile_size=192)
+    assert host.memory_room(torch.device("cpu")) is None  # the CPU never tiles by itself
+    latent = _latent(auto, width=48)  # 384 px wide: wider than one 256 px tile
+    whole_need = vae_placement.working_bytes(auto, "decode", 18, 48, tiled=False)
+    calls = _count_tiled(auto)
+
+    monkeypatch.setattr(host, "memory_room", lambda device: 10 * whole_need)
+    roomy = decode.decode_latent(auto, latent)
+    assert not calls and not auto.vae.use_tiling
+
+    monkeypatch.setattr(host, "memory_room", lambda device: whole_need // 2)
+    short = decode.decode_latent(auto, latent)
+    assert calls and auto.vae.tile_sample_min_width == vae_placement.AUTO_TILE
+    reference = loaders.load_vae(demo_paths["vae"], tile_size=vae_placement.AUTO_TILE)
+    assert torch.equal(short, decode.decode_latent(reference, latent))
+    assert not torch.equal(short, roomy)
+
+    decode.decode_latent(fixed, latent)  # a fixed size stays, short card or not
+    assert fixed.vae.use_tiling and fixed.vae.tile_sample_min_width == 192
+
+
+def test_whole_frames_that_run_out_of_memory_run_again_in_tiles(demo_paths, monkeypatch):
+    auto = loaders.load_vae(demo_paths["vae"])
+    latent = _latent(auto, width=48)
+    real = auto.vae._decode
+    attempts: list[bool] = []
+
+    def decode_like_a_full_card(*args, **kwargs):  # a GPU's out-of-memory error, raised on whole frames only
+        attempts.append(auto.vae.use_tiling)
+        if not auto.vae.use_tiling:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 25.80 GiB")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(auto.vae, "_decode", decode_like_a_full_card)
+    result = decode.decode_latent(auto, latent)
+    assert attempts[0] is False and attempts[-1] is True
+    reference = loaders.load_vae(demo_paths["vae"], tile_size=vae_placement.AUTO_TILE)
+    assert torch.equal(result, decode.decode_latent(reference, latent))
+
+    fixed = loaders.load_vae(demo_paths["vae"], tile_size=192)
+    monkeypatch.setattr(fixed.vae, "_decode", lambda *a, **k: (_ for _ in ()).throw(torch.OutOfMemoryError("full")))
+    with pytest.raises(torch.OutOfMemoryError):  # tiles already: nothing smaller to try
+        decode.decode_latent(fixed, latent)
