@@ -46,6 +46,9 @@ MODEL_LOADERS = {
     "WanI2VCLIPVisionLoader": "clip_vision",
     "WanI2VVAELoader": "vae",
 }
+# Every node input that names a model file: class -> (models/ folder, input name). LoRAs included.
+MODEL_INPUTS = {**{cls: (kind, "model_name") for cls, kind in MODEL_LOADERS.items()},
+                "WanI2VLoraLoader": ("loras", "lora_name")}
 # The demo preset: the demo files, at a size a CPU renders in well under a minute.
 DEMO_SIZE = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8}
 DEMO_MODEL_PARAMS = {
@@ -80,6 +83,9 @@ class RunPlan:
     image_info: ImageInfo
     preset: str | None = None  # "demo" when the demo model stands in
     notes: list[str] = field(default_factory=list)  # lines to show before the run starts
+    # (node_id, input) -> the parameter that sets it, for the missing-files message's --set hint
+    model_params: dict[tuple[str, str], str] = field(default_factory=dict)
+    demo_off: str | None = None  # why the demo model does not stand in although the folder holds it
 
     def describe(self) -> str:
         """One line: what will run, at which size, frames and steps."""
@@ -125,7 +131,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         plan = _plan_file(request, image_name, info, out_format)
     else:
         plan = _plan_released(request, image_name, info, out_format)
-    _check_model_files(plan.prompt, request.models)
+    _check_model_files(plan.prompt, request.models, plan.model_params, plan.demo_off, demo_used=plan.preset == "demo")
     _check_size(plan)
     return plan
 
@@ -186,7 +192,40 @@ def _plan_released(request: RunRequest, image_name: str, info: ImageInfo, out_fo
     used = resolve_parameters(workflow, params, image=image_name)  # converts, checks bounds, draws seed=-1 once
     prompt = bind(workflow, used, image=image_name)
     parameters = {**used, "image": str(request.image)}
-    return RunPlan(request, workflow.ref, workflow.content_hash, prompt, parameters, image_name, info, preset, notes)
+    model_params = {(node_id, input_name): p.name for p in workflow.manifest.parameters if p.model_kind
+                    for node_id, input_name in map(tuple, p.binds)}
+    plan = RunPlan(request, workflow.ref, workflow.content_hash, prompt, parameters, image_name, info, preset, notes,
+                   model_params, _demo_off(workflow, request))
+    if preset == "demo" and notes:
+        notes[len(swaps)] = notes[len(swaps)].replace(_SIZE_MARK, _demo_size_text(used))
+    return plan
+
+
+_SIZE_MARK = "<demo size>"
+
+
+def _demo_size_text(used: Mapping[str, Any]) -> str:
+    """What the demo preset really runs: the size, frames and steps after --set and the workflow's own steps."""
+    if used.get("resolution") == "custom":
+        size = f"{used.get('width')}x{used.get('height')}"
+    else:
+        size = f"{used.get('resolution')} (the image's aspect ratio)"
+    steps = used.get("steps")
+    return f" at {size}, {used.get('num_frames')} frames, {steps} step{'' if steps == 1 else 's'}"
+
+
+def _demo_off(workflow: Workflow, request: RunRequest) -> str | None:
+    """With --preset auto and the demo model in the folder: the model parameters the user named, which
+    turn the demo preset off (the workflow's own files are then used for the rest)."""
+    if request.preset != "auto" or not demo_files.is_complete(request.models):
+        return None
+    named = [p.name for p in workflow.manifest.parameters if p.model_kind and p.name in request.params]
+    if not named:
+        return None
+    return (
+        f"You set {', '.join(named)}, so the demo preset is off: naming a model file runs the workflow's own files "
+        "for the others too. Add --preset demo to keep the demo model for the files you did not name."
+    )
 
 
 def _other_precisions(workflow: Workflow, params: Mapping[str, Any], models: Path) -> dict[str, str]:
@@ -236,8 +275,7 @@ def _choose_preset(
     elif user_chose_models or not demo_ready or any(_model_exists(kind, name) for kind, name in defaults.items()):
         return None, []
     missing = ", ".join(sorted(defaults.values())) or "its model files"
-    size = (f" at {DEMO_SIZE['width']}x{DEMO_SIZE['height']}, {DEMO_SIZE['num_frames']} frames, "
-            f"{DEMO_SIZE['steps']} steps (unless set)" if sized else "")
+    size = _SIZE_MARK if sized else ""  # filled in with what really runs once the parameters are resolved
     why = (f"the models folder {request.models} holds the demo model and none of the workflow's files ({missing})"
            if request.preset == "auto" else "--preset demo")
     notes = [
@@ -301,18 +339,25 @@ def _plan_file(request: RunRequest, image_name: str, info: ImageInfo, out_format
             raise RunError(f"format={requested} disagrees with --out {request.out.name}; change one of them.")
         prompt[node_id]["inputs"]["format"] = out_format
 
-    loaders = {n: MODEL_LOADERS[prompt[n]["class_type"]] for n in prompt if prompt[n]["class_type"] in MODEL_LOADERS}
-    user_chose_models = any(f"{n}.model_name" in set_inputs for n in loaders)
-    defaults = {kind: str(prompt[n]["inputs"].get("model_name", "")) for n, kind in loaders.items()}
+    loaders = {n: MODEL_INPUTS[prompt[n]["class_type"]] for n in prompt if prompt[n]["class_type"] in MODEL_INPUTS}
+    user_chose_models = any(f"{n}.{key}" in set_inputs for n, (_, key) in loaders.items())
+    defaults = {kind: str(prompt[n]["inputs"].get(key, "")) for n, (kind, key) in loaders.items()}
     preset, notes = _choose_preset(request, defaults, user_chose_models, sized=False)
     if preset == "demo":
-        for node_id, kind in loaders.items():
-            if f"{node_id}.model_name" not in set_inputs:
-                prompt[node_id]["inputs"]["model_name"] = demo_files.FILES[kind]
+        for node_id, (kind, key) in loaders.items():
+            if f"{node_id}.{key}" not in set_inputs:
+                prompt[node_id]["inputs"][key] = demo_files.FILES[kind]
         notes.append("The file's own size, frames and steps are kept; set them with --set NODE_ID.INPUT=VALUE.")
     content_hash = hashlib.sha256(canonical_json({"api": original}).encode("utf-8")).hexdigest()
     parameters = {**set_inputs, "image": str(request.image)}
-    return RunPlan(request, str(path), content_hash, prompt, parameters, image_name, info, preset, notes)
+    model_params = {(n, key): f"{n}.{key}" for n, (_, key) in loaders.items()}
+    demo_off = None
+    if user_chose_models and request.preset == "auto" and demo_files.is_complete(request.models):
+        named = [f"{n}.{key}" for n, (_, key) in loaders.items() if f"{n}.{key}" in set_inputs]
+        demo_off = (f"You set {', '.join(named)}, so the demo preset is off: naming a model file runs the file's own "
+                    "model files for the others too. Add --preset demo to keep the demo model for the others.")
+    return RunPlan(request, str(path), content_hash, prompt, parameters, image_name, info, preset, notes,
+                   model_params, demo_off)
 
 
 def _apply_file_params(prompt: dict[str, Any], params: Mapping[str, Any], path: Path) -> dict[str, Any]:
@@ -382,28 +427,52 @@ def _model_exists(kind: str, name: str) -> bool:
     return True
 
 
-def _check_model_files(prompt: Mapping[str, Any], models: Path) -> None:
-    """Every loader's file is there, or one message lists all that are not."""
+def _model_present(kind: str, name: str) -> bool:
+    if kind == "loras":  # the LoRA loader reads files in models/loras only
+        return any((folder / name).is_file() for folder in host.model_folders("loras"))
+    return _model_exists(kind, name)
+
+
+def _check_model_files(
+    prompt: Mapping[str, Any],
+    models: Path,
+    model_params: Mapping[tuple[str, str], str] | None = None,
+    demo_off: str | None = None,
+    demo_used: bool = False,
+) -> None:
+    """Every model file the prompt names (loaders and LoRAs) is there, or one message lists all that are not."""
+    model_params = model_params or {}
     missing: list[str] = []
+    to_set: list[str] = []
+    folders = host.list_models_diffusers()
     for node_id, node in prompt.items():
-        kind = MODEL_LOADERS.get(node["class_type"])
-        name = node.get("inputs", {}).get("model_name")
+        kind, input_name = MODEL_INPUTS.get(node["class_type"], (None, None))
+        name = node.get("inputs", {}).get(input_name) if input_name else None
         if kind is None or not isinstance(name, str):
             continue
-        try:
-            host.find_model(kind, name)
-        except ModelNotFoundError as exc:
-            if Path(name).is_absolute() or ".." in Path(name).parts:
-                raise
-            available = host.list_models(kind)
-            there = f" ({kind}/ holds: {', '.join(available)})" if available else f" ({kind}/ holds no models)"
-            missing.append(f"  {name} in {models / kind}{there}")
+        if Path(name).is_absolute() or ".." in Path(name).parts:
+            host.find_model(kind, name)  # raises its own message: names stay inside the models folder
+        if _model_present(kind, name):
+            continue
+        files = [n for n in host.list_models(kind) if n not in folders]
+        there = f" ({kind}/ holds: {', '.join(files)})" if files else f" ({kind}/ holds no models)"
+        missing.append(f"  {name} in {models / kind}{there}")
+        param = model_params.get((node_id, input_name), f"{node_id}.{input_name}")
+        if param not in to_set:
+            to_set.append(param)
     if missing:
+        if folders:
+            missing.append(f"  ({models / 'diffusers'} holds the diffusers folders {', '.join(folders)}; "
+                           "the model loaders also take those names)")
         hint = (
-            "Put the files there, or choose others with --set diffusion_model=NAME --set text_encoder=NAME "
-            "--set clip_vision=NAME --set vae=NAME (`wan-i2v models list --models DIR` shows what is there)."
+            "Put the files there, or choose others with "
+            + " ".join(f"--set {p}=NAME" for p in to_set)
+            + " (`wan-i2v models list --models DIR` shows what is there; "
+            "`wan-i2v models check` prints the download command)."
         )
-        if demo_files.is_complete(models):
+        if demo_off:
+            hint += " " + demo_off
+        elif demo_files.is_complete(models) and not demo_used:
             hint += " --preset demo runs the demo model that is in this folder."
         raise ModelFilesMissing("Model files not found:\n" + "\n".join(missing) + "\n" + hint)
 

@@ -101,6 +101,8 @@ def test_an_api_format_workflow_file_runs(workdir: Path) -> None:
         (["run", "i2v_480p", "--prompt", "x"], "give the start image"),
         (["run", "ui.json", "cat.png", "--prompt", "x"], "Export (API)"),
         (["run", "api.json", "cat.png", "--prompt", "x", "--set", "99.steps=3"], "has no node 99"),
+        (["run", "i2v_480p_fast", "cat.png", "-p", "x", "--preset", "demo", "--set", "distill_lora=nope.safetensors"],
+         "nope.safetensors in"),
     ],
 )
 def test_bad_input_is_reported_before_torch_loads(workdir: Path, args: list[str], expected: str) -> None:
@@ -176,3 +178,55 @@ def test_the_demo_preset_covers_the_fast_workflows_lora_and_steps() -> None:
     fast = _demo_params(get_workflow("i2v_480p_fast"))
     assert fast["distill_lora"] == demo_files.FILES["loras"] and fast["steps"] == 4
     assert _demo_params(get_workflow("i2v_480p"))["steps"] == 8
+
+
+def test_the_fast_workflows_lora_is_in_the_up_front_check(workdir: Path, tmp_path: Path) -> None:
+    from orchestrator.errors import ModelFilesMissing
+    from orchestrator.runner import RunRequest, plan_run
+
+    image, out = workdir / "cat.png", tmp_path / "o.mp4"
+    with pytest.raises(ModelFilesMissing) as caught:
+        plan_run(RunRequest("i2v_480p_fast", image, out, workdir / "models", {"prompt": "x"}, preset="workflow"))
+    text = str(caught.value)
+    assert "lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors in" in text
+    assert "--set distill_lora=NAME" in text and "--set diffusion_model=NAME" in text
+    # Each folder lists its own files; the diffusers folder is said to be under diffusers/.
+    encoders = next(line for line in text.splitlines() if "umt5_xxl_fp16.safetensors in" in line)
+    assert "Wan2.1-I2V-demo-tiny-480P-Diffusers" not in encoders
+    assert "diffusers holds the diffusers folders Wan2.1-I2V-demo-tiny-480P-Diffusers" in text
+
+
+def test_a_missing_lora_set_under_the_demo_preset_is_reported_alone(workdir: Path, tmp_path: Path) -> None:
+    from orchestrator.errors import ModelFilesMissing
+    from orchestrator.runner import RunRequest, plan_run
+
+    params = {"prompt": "x", "distill_lora": "nope.safetensors"}
+    with pytest.raises(ModelFilesMissing) as caught:
+        plan_run(RunRequest("i2v_480p_fast", workdir / "cat.png", tmp_path / "o.mp4", workdir / "models", params,
+                            preset="demo"))
+    text = str(caught.value)
+    assert "nope.safetensors in" in text and "umt5_xxl_fp16" not in text
+    assert "--set distill_lora=NAME" in text and "--preset demo runs" not in text
+
+
+def test_naming_a_model_file_says_why_the_demo_is_off(workdir: Path, tmp_path: Path) -> None:
+    from orchestrator.errors import ModelFilesMissing
+    from orchestrator.runner import RunRequest, plan_run
+
+    params = {"prompt": "x", "distill_lora": "nope.safetensors"}
+    with pytest.raises(ModelFilesMissing) as caught:
+        plan_run(RunRequest("i2v_480p_fast", workdir / "cat.png", tmp_path / "o.mp4", workdir / "models", params))
+    text = str(caught.value)
+    assert "nope.safetensors in" in text and "umt5_xxl_fp16.safetensors in" in text
+    assert "You set distill_lora, so the demo preset is off" in text and "--preset demo" in text
+
+
+def test_the_demo_preset_line_says_what_really_runs(workdir: Path, tmp_path: Path) -> None:
+    from orchestrator.runner import RunRequest, plan_run
+
+    image, out, models = workdir / "cat.png", tmp_path / "o.mp4", workdir / "models"
+    fast = plan_run(RunRequest("i2v_480p_fast", image, out, models, {"prompt": "x"}))
+    assert fast.notes[0].startswith("Using the demo model preset at 256x144, 17 frames, 4 steps:"), fast.notes
+    assert "4 steps" in fast.describe()
+    chosen = plan_run(RunRequest("i2v_480p", image, out, models, {"prompt": "x", "steps": "3", "num_frames": "9"}))
+    assert chosen.notes[0].startswith("Using the demo model preset at 256x144, 9 frames, 3 steps:"), chosen.notes
