@@ -37,6 +37,14 @@ class WanI2VSampler:
             },
         }
 
+    @classmethod
+    def VALIDATE_INPUTS(cls, shift: float | None = None) -> bool | str:
+        # Checked here (so ComfyUI skips its own range check for it): 0 is in the widget's range for
+        # saved graphs, yet squeezes every sigma to 0.
+        if shift is not None and not 0 < shift <= 20:
+            return f"shift must be above 0 and at most 20; got {shift:g}. WAN 2.1 uses 3.0 at 480p and 5.0 at 720p."
+        return True
+
     RETURN_TYPES = ("WAN_LATENT",)
     RETURN_NAMES = ("latent",)
     OUTPUT_TOOLTIPS = ("The denoised video latent.",)

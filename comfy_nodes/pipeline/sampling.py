@@ -84,6 +84,8 @@ def sample(
 ) -> Latent:
     if steps < 1:
         raise ParameterError(f"steps must be at least 1; got {steps}.")
+    if shift <= 0:  # a zero shift squeezes every sigma to 0: no denoising, then an empty schedule
+        raise ParameterError(f"shift must be above 0; got {shift:g}. WAN 2.1 uses 3.0 at 480p and 5.0 at 720p.")
     transformer = model.transformer
     device = host.get_device()  # the model itself may sit in RAM between runs (offload)
     sched = make_scheduler(scheduler, shift)

@@ -55,7 +55,7 @@ def opened_image(source: str | Path | bytes, name: str, max_pixels: int | None =
             f"Scale it down to at most {Image.MAX_IMAGE_PIXELS // 1_000_000} megapixels; the video is at most 1280x720 anyway."
         ) from exc
     except UnidentifiedImageError as exc:
-        raise InputImageError(f"Cannot read '{name}' as an image (its content is no accepted format). Accepted formats: {ACCEPTED}.") from exc
+        raise InputImageError(f"Cannot read '{name}' as an image (its content is in none of the accepted formats). Accepted formats: {ACCEPTED}.") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputImageError(f"Cannot read '{name}' as an image ({exc}). Accepted formats: {ACCEPTED}.") from exc
 

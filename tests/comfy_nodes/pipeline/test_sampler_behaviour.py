@@ -9,6 +9,7 @@ from comfy_nodes import host
 from comfy_nodes.errors import Interrupted, ParameterError
 from comfy_nodes.models import loaders
 from comfy_nodes.nodes.encode import WanI2VImageEncode
+from comfy_nodes.nodes.sampling import WanI2VSampler
 from comfy_nodes.pipeline import sampling, text
 from comfy_nodes.pipeline.decode import decode_latent
 
@@ -110,6 +111,10 @@ def test_bad_values_are_rejected(parts):
         WanI2VImageEncode().encode(None, None, torch.rand(1, 8, 8, 3), "custom", 48, 32, 10)
     with pytest.raises(ParameterError, match="multiple of 16"):
         WanI2VImageEncode().encode(None, None, torch.rand(1, 8, 8, 3), "custom", 50, 32, 9)
+    with pytest.raises(ParameterError, match="shift must be above 0"):
+        sampling.sample(parts[0], parts[2], parts[3], steps=2, cfg=1.0, shift=0.0, seed=0)
+    assert "shift must be above 0" in WanI2VSampler.VALIDATE_INPUTS(shift=0.0)
+    assert WanI2VSampler.VALIDATE_INPUTS(shift=5.0) is True
     check = WanI2VImageEncode.VALIDATE_INPUTS
     assert "9 or 13" in check("480p", 832, 480, 10)
     assert "at most 1001" in check("480p", 832, 480, 2001)
