@@ -64,7 +64,18 @@ def list_models(
 
 @app.command("download")
 def download(
-    variant: Annotated[str, typer.Option("--variant", help="i2v-14b-480p or i2v-14b-720p.")],
+    variant: Annotated[
+        str | None,
+        typer.Option("--variant", help="i2v-14b-480p or i2v-14b-720p (needed unless only --distill-lora is wanted)."),
+    ] = None,
+    distill_lora: Annotated[
+        bool,
+        typer.Option(
+            "--distill-lora",
+            help="Also fetch the fast workflows' lightx2v step/CFG distillation LoRA into loras/ "
+            "(Kijai/WanVideo_comfy, Lightx2v/lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors).",
+        ),
+    ] = False,
     precision: Annotated[
         str | None,
         typer.Option(
@@ -87,7 +98,10 @@ def download(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List the files and sizes, fetch nothing.")] = False,
     retries: Annotated[int, typer.Option(help="Resumes allowed per file after a cut connection.")] = 5,
 ) -> None:
-    """Fetch the real WAN 2.1 I2V weights (resumable, sha256-checked, disk space checked first)."""
+    """Fetch the real WAN 2.1 I2V weights (resumable, sha256-checked, disk space checked first).
+
+    The fast workflows also need the distillation LoRA: add --distill-lora (alone, it fetches only the LoRA).
+    """
     from orchestrator.deploy import download as dl
     from orchestrator.deploy.errors import DeployError
     from orchestrator.deploy.sources import hub_url
@@ -95,7 +109,7 @@ def download(
     base = hub_url(base_url)
     try:
         with dl.make_client() as client:
-            files = dl.plan(variant, precision, fmt, client, base)
+            files = dl.plan(variant, precision, fmt, client, base, distill_lora=distill_lora)
             total = sum(f.expected_size for f in files)
             typer.echo(f"{len(files)} files, {dl.human_size(total)} in all, from {base} into {dest}:")
             for f in files:

@@ -186,11 +186,15 @@ def check_workflow(workflow: Any, models: Path) -> WorkflowReport:
                 _inspect(entry, models)
         report.files.append(entry)
     missing = {f.wanted for f in report.files if f.status in ("missing", "demo", "wrong")}
+    lora = any(f.kind == "loras" and sources.known_lora(f.wanted) for f in report.files
+               if f.status in ("missing", "demo", "wrong"))
+    base = {f.wanted for f in report.files if f.status in ("missing", "demo", "wrong") and f.kind != "loras"}
     if missing:
         prefer = next((v for v, res in sources.VARIANTS.items() if res in workflow.name), None)
-        choice = sources.comfy_choice_for(missing, prefer)
-        if choice:
-            report.fetch = sources.download_command(choice[0], choice[1], str(models))
+        choice = sources.comfy_choice_for(base, prefer) if base else None
+        if choice or lora:
+            variant, precision = choice if choice else (None, None)
+            report.fetch = sources.download_command(variant, precision, str(models), distill_lora=lora)
     return report
 
 

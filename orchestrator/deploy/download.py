@@ -398,9 +398,24 @@ def download_files(
     return outcomes
 
 
-def plan(variant: str, precision: str | None, fmt: str, client: httpx.Client, base: str) -> list[RemoteFile]:
-    """The files of a variant, with the hub's sizes and sums."""
-    sources.check_choice(variant, precision, fmt)
-    if fmt == "diffusers":
-        return diffusers_files(variant, client, base)
-    return with_metadata(sources.comfy_files(variant, precision), client, base)
+def plan(
+    variant: str | None, precision: str | None, fmt: str, client: httpx.Client, base: str, distill_lora: bool = False
+) -> list[RemoteFile]:
+    """The files of a variant (and/or the fast workflows' distillation LoRA), with the hub's sizes and sums."""
+    if variant is None:
+        if not distill_lora:
+            raise ModelSourceError(
+                f"Choose --variant ({', '.join(sources.VARIANTS)}), --distill-lora (the fast workflows' LoRA), or both."
+            )
+        if precision is not None or fmt != "comfy":
+            raise ModelSourceError("--precision and --format choose a variant's files; give --variant with them.")
+        files: list[RemoteFile] = []
+    else:
+        sources.check_choice(variant, precision, fmt)
+        if fmt == "diffusers":
+            files = diffusers_files(variant, client, base)
+        else:
+            files = with_metadata(sources.comfy_files(variant, precision), client, base)
+    if distill_lora:
+        files += with_metadata(sources.distill_lora_files(), client, base)
+    return files

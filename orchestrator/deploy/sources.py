@@ -2,6 +2,7 @@
 
 - ComfyUI layout (single files): Comfy-Org/Wan_2.1_ComfyUI_repackaged, folder split_files/<kind>/.
 - diffusers layout (one folder per variant): Wan-AI/Wan2.1-I2V-14B-{480P,720P}-Diffusers.
+- the fast workflows' step/CFG distillation LoRA (lightx2v, rank 64, bf16): Kijai/WanVideo_comfy, folder Lightx2v/.
 
 The file list needs no network; sizes and sha256 sums come from the hub's file listing at
 download time (its `lfs.oid` is the file's sha256). The sizes below are what the disk check
@@ -54,6 +55,13 @@ APPROX_SIZES = {
     "clip_vision": int(1.26 * GB),
     "diffusers": int(82 * GB),  # the Wan-AI diffusers folders keep the transformer in fp32
 }
+
+
+# The fast workflows' distillation LoRA (models/loras): lightx2v's 4-step, CFG-free LoRA as Kijai publishes it.
+DISTILL_LORA_REPO = "Kijai/WanVideo_comfy"
+DISTILL_LORA_FILE = "lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors"
+DISTILL_LORA_PATH = f"Lightx2v/{DISTILL_LORA_FILE}"
+APPROX_SIZES["loras/distill"] = int(0.74 * GB)  # rank 64 over 40 blocks of the 14B transformer, bf16
 
 
 @dataclass(frozen=True)
@@ -118,6 +126,17 @@ def comfy_files(variant: str, precision: str | None = None) -> list[RemoteFile]:
     ]
 
 
+def distill_lora_files() -> list[RemoteFile]:
+    """The distillation LoRA the fast workflows name (i2v_480p_fast and i2v_720p_fast use the same file)."""
+    return [RemoteFile(DISTILL_LORA_REPO, DISTILL_LORA_PATH, f"loras/{DISTILL_LORA_FILE}",
+                       approx_size=APPROX_SIZES["loras/distill"])]
+
+
+def known_lora(name: str) -> bool:
+    """A LoRA file name that `models download --distill-lora` fetches."""
+    return name == DISTILL_LORA_FILE
+
+
 def precision_alternatives(kind: str, name: str) -> list[str]:
     """The same ComfyUI file at the other precisions, in the order bf16, fp16, fp8 (e.g. the fp8
     transformer for the bf16 one a workflow names); [] for a name not in the table."""
@@ -156,11 +175,18 @@ def comfy_choice_for(file_names: set[str], prefer_variant: str | None = None) ->
     return None
 
 
-def download_command(variant: str, precision: str | None, dest: str, fmt: str = "comfy") -> str:
-    parts = ["wan-i2v models download", f"--variant {variant}"]
-    if precision:
-        parts.append(f"--precision {precision}")
-    if fmt != "comfy":
-        parts.append(f"--format {fmt}")
+def download_command(
+    variant: str | None, precision: str | None, dest: str, fmt: str = "comfy", distill_lora: bool = False
+) -> str:
+    """The `models download` line for a variant's files and/or the distillation LoRA."""
+    parts = ["wan-i2v models download"]
+    if variant:
+        parts.append(f"--variant {variant}")
+        if precision:
+            parts.append(f"--precision {precision}")
+        if fmt != "comfy":
+            parts.append(f"--format {fmt}")
+    if distill_lora:
+        parts.append("--distill-lora")
     parts.append(f"--dest {dest}")
     return " ".join(parts)

@@ -175,3 +175,17 @@ def test_the_fp8_download_satisfies_the_bf16_workflow(tmp_path: Path) -> None:
     # The 720p workflow does not take the 480p transformer: another model, not another precision.
     code, out = _check(tmp_path, "--workflow", "i2v_720p")
     assert code == 1 and _files(out["workflows"][0])["diffusion_model"]["status"] == "missing"
+
+
+def test_the_fast_workflow_says_how_to_fetch_its_lora(tmp_path: Path) -> None:
+    code, out = _check(tmp_path, "--workflow", "i2v_480p_fast")
+    assert code == 1
+    [report] = out["workflows"]
+    assert _files(report)["distill_lora"]["status"] == "missing"
+    assert report["fetch"] == (
+        f"wan-i2v models download --variant i2v-14b-480p --precision bf16 --distill-lora --dest {tmp_path}"
+    )
+    # With the base files in place only the LoRA is left to fetch.
+    _real_layout(tmp_path)
+    code, out = _check(tmp_path, "--workflow", "i2v_480p_fast")
+    assert code == 1 and out["workflows"][0]["fetch"] == f"wan-i2v models download --distill-lora --dest {tmp_path}"

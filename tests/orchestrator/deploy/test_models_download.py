@@ -291,3 +291,37 @@ def test_a_connection_refused_mid_download_is_an_offline_error(tmp_path: Path) -
     url = f"http://127.0.0.1:{_closed_port()}/f"
     with httpx.Client() as client, pytest.raises(dl.OfflineError, match="looks offline"):
         dl.fetch(client, url, tmp_path / "f", 10, None, dl.NoProgress(), retries=1, backoff_s=0.01)
+
+
+def _lora_header() -> dict[str, tuple[str, tuple[int, ...]]]:
+    return {
+        "diffusion_model.blocks.0.self_attn.q.lora_down.weight": ("BF16", (64, 5120)),
+        "diffusion_model.blocks.0.self_attn.q.lora_up.weight": ("BF16", (5120, 64)),
+    }
+
+
+def test_the_distillation_lora_is_fetched_into_loras(tmp_path: Path) -> None:
+    [lora] = sources.distill_lora_files()
+    assert (lora.repo, lora.path) == (
+        "Kijai/WanVideo_comfy", "Lightx2v/lightx2v_I2V_14B_480p_cfg_step_distill_rank64_bf16.safetensors"
+    )
+    runner = CliRunner()
+    hub_files = {**_comfy_hub(), f"{lora.repo}/{lora.path}": safetensors_bytes(_lora_header())}
+    with HubServer(Hub(hub_files)) as hub:
+        only = runner.invoke(app, ["models", "download", "--distill-lora", "--dest", str(tmp_path), "--base-url", hub.url])
+        assert only.exit_code == 0, only.output
+        assert "1 fetched" in only.output
+        assert (tmp_path / lora.dest).is_file()
+        both = runner.invoke(app, ["models", "download", "--variant", "i2v-14b-480p", "--distill-lora",
+                                   "--dest", str(tmp_path), "--base-url", hub.url])
+    assert both.exit_code == 0, both.output
+    assert "4 fetched, 1 already in place" in both.output
+    check = runner.invoke(app, ["models", "check", "--models", str(tmp_path), "--workflow", "i2v_480p_fast"])
+    assert check.exit_code == 0, check.output
+    assert "LoRA: 1 low-rank modules, rank 64" in check.output
+
+
+def test_download_needs_a_variant_or_the_lora(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["models", "download", "--dest", str(tmp_path), "--base-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1
+    assert "--distill-lora" in result.output
