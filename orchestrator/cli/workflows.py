@@ -51,13 +51,20 @@ def show_command(
     typer.echo(f"hash {workflow.content_hash}")
     typer.echo(manifest.description)
     typer.echo("")
+    from orchestrator.jobs.submit import client_parameters
+
+    for_clients = {p.name for p in client_parameters(workflow)}
     rows = [("PARAMETER", "TYPE", "DEFAULT", "ALLOWED", "DESCRIPTION")]
-    rows += [(p.name, p.type, _short(p.default), p.bounds_text(), p.description) for p in manifest.parameters]
+    rows += [(p.name + ("" if p.name in for_clients or p.type == "image" else " *"), p.type, _short(p.default),
+              _allowed(p), p.description) for p in manifest.parameters]
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
         typer.echo("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:4])) + "  " + row[4])
+    if any(p.name not in for_clients and p.type != "image" for p in manifest.parameters):
+        typer.echo("\n* set by the server (model files, where to save): the API rejects them from clients; "
+                   "`wan-i2v run --set` takes them. image is IMAGE on the command line, the upload in the API.")
     typer.echo("\nSet a parameter with --set name=value, e.g. wan-i2v run " + workflow.ref
-               + ' cat.png --prompt "a cat turns its head" --set steps=30')
+               + ' cat.png --prompt "a cat turns its head" ' + _example_set(manifest.parameters))
 
 
 @app.command("validate")
@@ -128,6 +135,30 @@ def _node_classes() -> dict[str, type]:
     from comfy_nodes import NODE_CLASS_MAPPINGS  # heavy import, only for validation
 
     return dict(NODE_CLASS_MAPPINGS)
+
+
+def _allowed(p: Any) -> str:
+    """The bounds as the parameter check applies them: a stepped int is min plus a multiple of the step."""
+    if p.type != "int" or not p.step or p.is_seed:
+        return p.bounds_text()
+    base, step = int(p.min or 0), int(p.step)
+    first = [base + i * step for i in range(3)]
+    rule = f"a multiple of {step}" if base == 0 else f"{base} plus a multiple of {step}"  # the check's own words
+    span = f"{p.min}..{p.max}, " if p.min is not None and p.max is not None else ""
+    return f"{span}{rule} ({', '.join(map(str, first))}, ...)"
+
+
+def _example_set(parameters: Any) -> str:
+    """A --set example that makes sense for this workflow: more steps only where the workflow is not distilled
+    to a few (a fast workflow's steps are fixed by its LoRA), else a shorter video."""
+    by_name = {p.name: p for p in parameters}
+    steps = by_name.get("steps")
+    if steps is not None and isinstance(steps.default, int) and steps.default >= 20:
+        return "--set steps=30"
+    frames = by_name.get("num_frames")
+    if frames is not None:
+        return "--set num_frames=49"
+    return "--set seed=42"
 
 
 def _short(value: Any) -> str:

@@ -91,3 +91,19 @@ def test_lock_adds_new_versions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     assert (root / "workflows.lock.json").read_text(encoding="utf-8") == (workflows_dir() / "workflows.lock.json").read_text(
         encoding="utf-8"
     )
+
+
+def test_show_of_a_fast_workflow_marks_server_parameters_and_states_the_step_rule():
+    result = runner.invoke(app, ["show", "i2v_480p_fast"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    for name in ("filename_prefix", "diffusion_model", "distill_lora", "vae"):
+        assert next(line for line in lines if line.startswith(name + " ")).split()[1] == "*", name
+    assert next(line for line in lines if line.startswith("steps ")).split()[1] == "int"  # a client parameter
+    assert "the API rejects them" in result.output
+    width = next(line for line in lines if line.startswith("width "))
+    assert "16 plus a multiple of 16 (16, 32, 48, ...)" in width  # the words the parameter check uses
+    frames = next(line for line in lines if line.startswith("num_frames "))
+    assert "1 plus a multiple of 4 (1, 5, 9, ...)" in frames
+    assert "--set steps=30" not in result.output and "--set num_frames=49" in result.output
+    assert "--set steps=30" in runner.invoke(app, ["show", "i2v_480p"]).output
