@@ -17,6 +17,9 @@ import typer
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 ServerOpt = Annotated[str, typer.Option("--server", envvar="WAN_I2V_SERVER", help="Orchestrator URL.")]
 TokenOpt = Annotated[str | None, typer.Option("--token", envvar="WAN_I2V_TOKEN", help="Access token or API key.")]
+JobIdArg = Annotated[
+    str, typer.Argument(help="The job's id, as `wan-i2v submit` prints it (or the web page shows).", show_default=False)
+]
 
 
 class ClientError(Exception):
@@ -76,11 +79,21 @@ def _run(action) -> None:  # type: ignore[no-untyped-def]
 def login(
     username: Annotated[str, typer.Option(prompt=True, show_default=False, help="User name (asked when not given).")] = "",
     password: Annotated[
-        str, typer.Option(prompt=True, hide_input=True, show_default=False, help="Password (asked when not given).")
-    ] = "",
+        str | None,
+        typer.Option(
+            show_default=False,
+            help="Password (asked when not given; read from standard input when that is a pipe).",
+        ),
+    ] = None,
     server: ServerOpt = DEFAULT_SERVER,
 ) -> None:
-    """Log in and keep the token for the other commands."""
+    """Log in and keep the token for the other commands.
+
+    Piped: printf '%s\\n' "$PASSWORD" | wan-i2v login --username alice
+    """
+    if password is None:
+        password = _read_password()
+
     def act() -> None:
         with _client(server) as c:
             body = _check(c.post("/api/auth/login", json={"username": username, "password": password}))
@@ -91,6 +104,14 @@ def login(
         path.chmod(0o600)
         typer.echo(f"Logged in to {server} as {body['user']['username']} (token kept in {path}).")
     _run(act)
+
+
+def _read_password() -> str:
+    """Asked without echo on a terminal; one line of standard input otherwise (no getpass warning)."""
+    if sys.stdin is not None and sys.stdin.isatty():
+        return typer.prompt("Password", hide_input=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    return line.rstrip("\r\n")
 
 
 def _print_job(job: dict[str, Any]) -> None:
@@ -210,7 +231,7 @@ def submit(
     _run(act)
 
 
-def status(job_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+def status(job_id: JobIdArg, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
     """Show a job's state and progress."""
     def act() -> None:
         with _client(server, _token(server, token)) as c:
@@ -219,7 +240,7 @@ def status(job_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = No
 
 
 def download(
-    job_id: str,
+    job_id: JobIdArg,
     out: Annotated[Path, typer.Option(help="File or folder to write to.")] = Path("."),
     file: Annotated[str | None, typer.Option(help="'poster' or an output's file name (default: the video).")] = None,
     server: ServerOpt = DEFAULT_SERVER,
@@ -229,7 +250,7 @@ def download(
     _run(lambda: typer.echo(f"Saved {_download(server, _token(server, token), job_id, out, file)}"))
 
 
-def cancel(job_id: str, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
+def cancel(job_id: JobIdArg, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt = None) -> None:
     """Cancel a job (waiting: at once; running: interrupted on its instance)."""
     def act() -> None:
         with _client(server, _token(server, token)) as c:

@@ -24,3 +24,51 @@ def test_license_file_matches_the_metadata() -> None:
     assert metadata["license"] == "Apache-2.0"
     text = (ROOT / "LICENSE").read_text()
     assert "Apache License" in text.splitlines()[0] and "Version 2.0, January 2004" in text
+
+
+def test_login_reads_a_piped_password_quietly(tmp_path: Path) -> None:
+    import json
+    import os
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - http.server's name
+            seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            body = json.dumps({"access_token": "tok", "user": {"username": "alice"}}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "orchestrator.cli.main", "login", "--username", "alice", "--server", url],
+            input="s3cret pass\n", capture_output=True, text=True, timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT), "WAN_I2V_CONFIG_DIR": str(tmp_path)},
+        )
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr
+    assert "Warning" not in done.stderr and "Password" not in done.stderr, done.stderr
+    assert seen == [{"username": "alice", "password": "s3cret pass"}]
+    assert "Logged in to" in done.stdout
+
+
+def test_job_commands_describe_the_job_id() -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import app
+
+    for command in ("download", "status", "cancel"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert "The job's id" in result.output, result.output
