@@ -16,7 +16,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from orchestrator.core.errors import InvalidImage, TooLarge
 
-FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF"}
+# The accepted formats, as people write them; every message about the image's format reads ACCEPTED.
+FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF")
+FORMATS = frozenset(name.upper() for name in FORMAT_NAMES)  # as Pillow names them (Image.format)
+ACCEPTED = ", ".join(FORMAT_NAMES[:-1]) + " or " + FORMAT_NAMES[-1]  # "PNG, JPEG, WebP, BMP, GIF or TIFF"
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ def store_image(data: bytes, folder: Path, max_bytes: int, max_pixels: int, min_
         raise TooLarge(f"The image is {len(data) / 1e6:.1f} MB; the limit is {max_bytes / 1e6:.1f} MB. "
                        "Send a smaller or more compressed file.", "image")
     if not data:
-        raise InvalidImage("The image file is empty; choose a PNG, JPEG or WebP picture.", "image")
+        raise InvalidImage(f"The image file is empty; choose a {ACCEPTED} picture.", "image")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -42,11 +45,11 @@ def store_image(data: bytes, folder: Path, max_bytes: int, max_pixels: int, min_
                 raise TooLarge(f"The image is {width}x{height} ({width * height / 1e6:.1f} MP); the limit is "
                                f"{max_pixels / 1e6:.1f} MP. Scale it down first.", "image")
             if kind not in FORMATS:
-                raise InvalidImage(f"{kind} images are not accepted; send PNG, JPEG or WebP.", "image")
+                raise InvalidImage(f"{kind} images are not accepted; send {ACCEPTED}.", "image")
             image = ImageOps.exif_transpose(probe)
             image.load()
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise InvalidImage("The file is not an image that can be read (PNG, JPEG or WebP expected).", "image") from exc
+        raise InvalidImage(f"The file is not an image that can be read ({ACCEPTED} expected).", "image") from exc
     except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise TooLarge("The image expands to too many pixels; scale it down first.", "image") from exc
     width, height = image.size

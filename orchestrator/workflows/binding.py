@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .errors import WorkflowFormatError, WorkflowParameterError
@@ -45,15 +45,18 @@ def resolve_parameters(workflow: Workflow, params: Mapping[str, Any], image: str
     return {p.name: p.convert(values[p.name]) if p.name in values else p.default for p in manifest.parameters}
 
 
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """' (did you mean 'steps'?)' for a near miss of one of `known`, else ''."""
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
 def _reject_unknown(workflow: Workflow, params: Mapping[str, Any]) -> None:
     known = workflow.manifest.names
     unknown = [name for name in params if name not in known]
     if not unknown:
         return
-    hints = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, known, n=1)
-        hints.append(f"'{name}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+    hints = [f"'{name}'{did_you_mean(name, known)}" for name in unknown]
     raise WorkflowParameterError(
         f"Unknown parameter{'s' if len(unknown) > 1 else ''} {', '.join(hints)} for workflow {workflow.ref}. "
         f"Known parameters: {', '.join(known)}."

@@ -12,12 +12,14 @@ from fastapi.responses import FileResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 
 from orchestrator.core import security
-from orchestrator.core.errors import Conflict, NotAuthenticated, NotFound, NotReady, TooLarge
+from orchestrator.core.errors import Conflict, InvalidParameter, NotAuthenticated, NotFound, NotReady, TooLarge
 from orchestrator.jobs import submit
 from orchestrator.jobs.images import store_image
 from orchestrator.jobs.models import FINAL
 from orchestrator.jobs.models import Job as JobRecord
 from orchestrator.users.models import User
+from orchestrator.workflows import Workflow
+from orchestrator.workflows.binding import did_you_mean
 
 from .. import schemas
 from ..deps import bearer, current_user, services
@@ -59,6 +61,20 @@ async def _read_limited(upload: UploadFile, limit: int) -> bytes:
     return bytes(data)
 
 
+def _reject_unknown(wf: Workflow, fields: dict[str, str]) -> None:
+    """A form field that is no parameter of the workflow, with the near miss as a hint (as `run --set` gives).
+    Server-side parameters are left to `submit.resolve`, which says they cannot be given."""
+    allowed = [p.name for p in submit.client_parameters(wf)]
+    for name in fields:
+        if name in wf.manifest.names:
+            if name not in allowed:
+                return
+            continue
+        known = ", ".join(sorted(allowed))
+        raise InvalidParameter(f"Unknown parameter '{name}'{did_you_mean(name, allowed)} for workflow {wf.ref}. "
+                               f"Known: {known}.", name)
+
+
 @router.post("/generate", status_code=202, response_model=schemas.JobCreated, responses=SUBMIT_ERRORS)
 @router.post("/jobs", status_code=202, response_model=schemas.JobCreated, responses=SUBMIT_ERRORS,
              operation_id="create_job")
@@ -75,6 +91,7 @@ async def generate(
     form = await request.form()
     fields = {k: str(v) for k, v in form.multi_items() if k not in ("image", "workflow") and isinstance(v, str)}
     wf = submit.find_workflow(workflow)
+    _reject_unknown(wf, fields)
     parameters, fixed_seed = submit.resolve(wf, fields, Path(s.WAN_MODELS_DIR))
     data = await _read_limited(image, s.MAX_UPLOAD_BYTES)
     stored = await asyncio.to_thread(store_image, data, Path(s.UPLOADS_DIR), s.MAX_UPLOAD_BYTES,
