@@ -35,7 +35,7 @@ def main(
     """WAN 2.1 image-to-video: run workflows, make the demo model, serve a ComfyUI-compatible server."""
 
 
-app.command("run")(run.run)
+app.command("run", cls=run.RunCommand, epilog=run.EPILOG)(run.run)
 app.command("demo")(demo.demo)
 app.add_typer(models.app, name="models")
 app.add_typer(workflows.app, name="workflows")

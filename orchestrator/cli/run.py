@@ -17,7 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
+import click
 import typer
+from typer.core import TyperCommand
 
 from .errors import report_errors
 
@@ -85,42 +87,70 @@ class Progress:
         self.stream.flush()
 
 
+EPILOG = (
+    "Examples:\n\n"
+    "  wan-i2v run cat.png -p \"a cat turns its head\"\n\n"
+    "  wan-i2v run i2v_480p_fast cat.png -p \"a cat yawns\" --set num_frames=49\n\n"
+    "IMAGE is required (here or as --image). See a workflow's parameters with `wan-i2v workflows show NAME`."
+)
+
+
+class RunCommand(TyperCommand):
+    """`run`'s usage line names the arguments as they are given: an optional workflow, then the image."""
+
+    def collect_usage_pieces(self, ctx: click.Context) -> list[str]:
+        return ["[OPTIONS]", "[WORKFLOW]", "IMAGE"]
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        params = super().get_params(ctx)
+        for param in params:  # no type tags (<list[str]>, <bool>) where the name says it all
+            if param.name in ("args", "help"):
+                param.display_type_rich = lambda ctx: None  # type: ignore[attr-defined]
+        return params
+
+
 def run(
-    prompt: Annotated[str, typer.Option("--prompt", "-p", help="What should happen in the video.")],
+    prompt: Annotated[
+        str, typer.Option("--prompt", "-p", metavar="TEXT", show_default=False, help="What should happen in the video.")
+    ],
     args: Annotated[
         list[str] | None,
         typer.Argument(
             metavar="[WORKFLOW] IMAGE",
-            help="The start image (PNG, JPEG, WebP, ...), optionally after a workflow: a released NAME or NAME@VERSION "
+            help="IMAGE (required): the start image (PNG, JPEG, WebP, ...), optionally after a workflow: a released NAME or NAME@VERSION "
             "(`wan-i2v workflows list`; default i2v_480p) or an API-format workflow .json (ComfyUI's Export (API)).",
             show_default=False,
         ),
     ] = None,
-    image: Annotated[Path | None, typer.Option("--image", help="The start image, when not given as IMAGE.")] = None,
+    image: Annotated[Path | None, typer.Option("--image", metavar="FILE", help="The start image, when not given as IMAGE.")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="Output video (.mp4 or .webm). Default: IMAGE_NAME.mp4 here, never overwriting.")
+        Path | None, typer.Option("--out", "-o", metavar="FILE", help="Output video (.mp4 or .webm). Default: IMAGE_NAME.mp4 here, never overwriting.")
     ] = None,
-    models: Annotated[Path, typer.Option("--models", help="models folder (ComfyUI layout).", envvar="WAN_MODELS_DIR")] = Path("models"),
+    models: Annotated[Path, typer.Option("--models", metavar="DIR", help="models folder (ComfyUI layout).", envvar="WAN_MODELS_DIR")] = Path("models"),
     set_: Annotated[
         list[str],
-        typer.Option("--set", help="Parameter as name=value (a workflow file: NODE_ID.INPUT=value); repeatable."),
+        typer.Option("--set", metavar="NAME=VALUE", help="Parameter as name=value (a workflow file: NODE_ID.INPUT=value); repeatable."),
     ] = [],  # noqa: B006
     preset: Annotated[
         str,
         typer.Option(
             "--preset",
+            metavar="auto|demo|workflow",
             help="Model files: auto (the demo model when the folder holds it but not the workflow's files), "
             "demo (always the demo model, small size), workflow (the workflow's own files).",
         ),
     ] = "auto",
-    json_: Annotated[bool, typer.Option("--json", help="Print a JSON summary as the last line.")] = False,
+    json_: Annotated[bool, typer.Option("--json", metavar="", help="Print a JSON summary as the last line.")] = False,
     cp_ulysses: Annotated[
         int,
-        typer.Option("--cp-ulysses", min=1, help="Split the video over N GPUs of this machine (context parallelism, "
-                     "one process per GPU). N must divide the model's attention heads: 2, 4, 5 or 8 for WAN 14B."),
+        typer.Option("--cp-ulysses", metavar="N", help="Split the video over N GPUs of this machine (context "
+                     "parallelism, one process per GPU). N must divide the model's attention heads: 2, 4, 5 or 8 "
+                     "for WAN 14B; 1 (the default) runs in this process."),
     ] = 1,
 ) -> None:
     """Run a workflow on an image and a prompt and write the video."""
+    if cp_ulysses < 1:
+        raise typer.BadParameter(f"N must be 1 or more; got {cp_ulysses}.", param_hint="--cp-ulysses")
     from ..runner import DEFAULT_WORKFLOW, RunRequest, default_out, execute_plan, plan_run
     from . import ranks
 

@@ -72,3 +72,20 @@ def test_job_commands_describe_the_job_id() -> None:
     for command in ("download", "status", "cancel"):
         result = CliRunner().invoke(app, [command, "--help"])
         assert "The job's id" in result.output, result.output
+
+
+def test_run_help_has_a_plain_usage_line_readable_metavars_and_examples() -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import app
+
+    result = CliRunner().invoke(app, ["run", "--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    text = result.output
+    assert "Usage: wan-i2v run [OPTIONS] [WORKFLOW] IMAGE" in text
+    for tag in ("<list[str]>", "<bool>", "<int range>", "x>=1", "<str>", "<path>"):
+        assert tag not in text, tag
+    assert "IMAGE (required)" in text and "NAME=VALUE" in text
+    assert 'wan-i2v run cat.png -p "a cat turns its head"' in text and "Examples" in text
+    bad = CliRunner().invoke(app, ["run", "cat.png", "-p", "x", "--cp-ulysses", "0"])
+    assert bad.exit_code == 2 and "1 or more" in bad.output
