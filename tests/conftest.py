@@ -20,6 +20,32 @@ def demo_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.fixture(scope="session")
+def two_head_models(tmp_path_factory: pytest.TempPathFactory, demo_models: Path) -> Path:
+    """The demo model with a two-head transformer, `two_heads.safetensors`: context parallelism
+    needs heads that divide among the ranks, and the demo transformer has one."""
+    import torch
+    from diffusers import WanTransformer3DModel
+    from safetensors.torch import save_file
+
+    from comfy_nodes.models import convert
+
+    root = tmp_path_factory.mktemp("two_head_models")
+    for kind in ("text_encoders", "clip_vision", "vae"):
+        (root / kind).mkdir()
+        for file in (demo_models / kind).iterdir():
+            (root / kind / file.name).symlink_to(file)
+    (root / "diffusion_models").mkdir()
+    torch.manual_seed(0)
+    transformer = WanTransformer3DModel(
+        patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=128, in_channels=36, out_channels=16,
+        text_dim=demo.TEXT_DIM, freq_dim=256, ffn_dim=256, num_layers=2, image_dim=demo.IMAGE_DIM, added_kv_proj_dim=256,
+    )  # fmt: skip
+    sd = {k: v.contiguous() for k, v in convert.transformer_from_diffusers(transformer.state_dict()).items()}
+    save_file(sd, root / "diffusion_models" / "two_heads.safetensors")
+    return root
+
+
 @pytest.fixture
 def demo_paths(demo_models: Path) -> dict[str, Path]:
     return demo.demo_paths(demo_models)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
@@ -24,6 +25,22 @@ CP_ENV = "WAN_I2V_CP_ULYSSES"
 # 1: ranks without GPUs split on the CPU over gloo (slow; to try the whole path on any machine).
 GLOO_ENV = "WAN_I2V_CP_GLOO"
 _enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
+# Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called before every
+# transformer pass of a split run, so that all ranks agree to run it (or all stop).
+_before_pass: Callable[[], None] | None = None
+
+
+def set_pass_agreement(agree: Callable[[], None] | None) -> None:
+    """Install (or remove, with None) what every rank calls before each split transformer pass."""
+    global _before_pass
+    _before_pass = agree
+
+
+def before_pass(degree: int) -> None:
+    """Before one transformer pass of a run split `degree` ways: the ranks' agreement, when installed.
+    It raises Interrupted on every rank when rank 0 stops the run."""
+    if degree > 1 and _before_pass is not None:
+        _before_pass()
 
 
 def requested_degree() -> int:

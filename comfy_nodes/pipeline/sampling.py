@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from .. import host
+from ..accel import context_parallel
 from ..errors import ParameterError
 from .types import ImageEmbeds, Latent, TextEmbeds, WanModel
 
@@ -102,6 +103,7 @@ def sample(
     progress = host.Progress(steps)
     started = time.perf_counter()
     with _accelerated(model, teacache, steps, image, stats):
+        degree = stats.get("context_parallel", {}).get("ulysses", 1)
         for t in sched.timesteps:
             model_input = torch.cat([latents, condition.float()], dim=1).to(model.dtype)
             timestep = t.expand(1).to(device)
@@ -110,6 +112,7 @@ def sample(
                 # Before every transformer pass (the long part; a 14B pass can take a minute), so an
                 # interrupt stops the run within one pass, without waiting for the step's end.
                 host.throw_if_interrupted()
+                context_parallel.before_pass(degree)  # split over ranks: all run this pass, or all stop
                 with transformer.cache_context(branch):
                     preds[branch] = transformer(
                         hidden_states=model_input,

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import socket
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ..errors import RunError
+
+if TYPE_CHECKING:
+    from orchestrator.comfy.server import ServerConfig
+    from orchestrator.comfy.server.ranks import Leader
 
 app = typer.Typer(
     help="ComfyUI: serve the embedded ComfyUI-compatible server, or install the pack into a real ComfyUI and launch it per GPU.", no_args_is_help=True
@@ -116,7 +124,8 @@ def serve(
         Path | None, typer.Option(help="Models folder in ComfyUI's layout (default: $WAN_MODELS_DIR or ./models).")
     ] = None,
     data: Annotated[
-        Path | None, typer.Option(help="Folder for input/, output/ and temp/ (default: $WAN_DATA_DIR or ./data).")
+        Path | None, typer.Option(help="Folder for input/, output/ and temp/ (default: $WAN_DATA_DIR or ./data; `wan-i2v "
+                     "serve`, which `make run` uses, passes DATA_DIR/comfy/gpuN to its embedded instances).")
     ] = None,
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, in MB.")] = 100,
     max_history: Annotated[int, typer.Option(help="Finished prompts kept in /history.")] = 10000,
@@ -125,15 +134,30 @@ def serve(
         typer.Option(help="Also answer requests whose Host is NAME (repeatable; * for any). Loopback names "
                      "and the --host address always are; WAN_I2V_ALLOWED_HOSTS adds more."),
     ] = None,
+    cp_ulysses: Annotated[
+        int,
+        typer.Option("--cp-ulysses", envvar="WAN_CP_ULYSSES", min=1, help="Run every prompt on N GPUs of this "
+                     "machine, one process per GPU, splitting each video over them (context parallelism). N must "
+                     "divide the model's attention heads: 2, 4, 5 or 8 for WAN 14B."),
+    ] = 1,
 ) -> None:
     """Serve ComfyUI's HTTP + websocket protocol with the WAN I2V nodes; models load when a prompt needs them."""
-    taken = _bind_error(host, port)  # before torch loads: a busy port is reported at once
-    if taken:
-        typer.echo(f"Error: cannot listen on {host}:{port}: {taken}; pick another --port or stop what uses it.", err=True)
-        raise typer.Exit(code=1)
-    import comfy_nodes
-    from orchestrator.comfy.server import ServerConfig, create_app
-    from orchestrator.comfy.server import serve as serve_app
+    from . import ranks
+
+    as_rank = ranks.is_rank()
+    if not as_rank or ranks.rank() == 0:
+        taken = _bind_error(host, port)  # before torch loads: a busy port is reported at once
+        if taken:
+            typer.echo(f"Error: cannot listen on {host}:{port}: {taken}; pick another --port or stop what uses it.", err=True)
+            raise typer.Exit(code=1)
+    if cp_ulysses > 1 and not as_rank:
+        try:
+            ranks.check_gpus(cp_ulysses)
+        except RunError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
+        raise typer.Exit(ranks.start_ranks(cp_ulysses, sys.argv[1:]))
+    from orchestrator.comfy.server import ServerConfig
 
     # One line per prompt (done / interrupted / failed) for whoever runs the server; no per-request lines.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -146,7 +170,42 @@ def serve(
     )
     if allow_host:
         config.allowed_hosts = (*config.allowed_hosts, *(name.strip().lower() for name in allow_host if name.strip()))
-    app = create_app(config, comfy_nodes.NODE_CLASS_MAPPINGS, comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS)
+    if as_rank:
+        with ranks.process_group():
+            _serve_rank(config, host, port)
+        return
+    _serve(config, host, port)
+
+
+def _serve_rank(config: ServerConfig, host: str, port: int) -> None:
+    """One rank of a server on several GPUs: rank 0 serves and leads, the others follow it."""
+    import comfy_nodes
+    from orchestrator.comfy.server import ranks as server_ranks
+
+    from . import ranks
+
+    group = server_ranks.control_group()
+    if ranks.rank() == 0:
+        _serve(config, host, port, server_ranks.Leader(group))
+        return
+    from comfy_nodes import host as pack_host
+
+    # Ctrl-C reaches every rank; a follower stops when rank 0 says so, after rank 0's clean shutdown.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    pack_host.set_models_dir(config.models_dir)
+    try:
+        server_ranks.Follower(group, comfy_nodes.NODE_CLASS_MAPPINGS, config.data_dir / "input").serve()
+    except server_ranks.RankOutOfStep as exc:
+        typer.echo(f"Error: rank {ranks.rank()} is out of step with rank 0 ({exc}); stopping every rank.", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def _serve(config: ServerConfig, host: str, port: int, leader: Leader | None = None) -> None:
+    import comfy_nodes
+    from orchestrator.comfy.server import create_app
+    from orchestrator.comfy.server import serve as serve_app
+
+    app = create_app(config, comfy_nodes.NODE_CLASS_MAPPINGS, comfy_nodes.NODE_DISPLAY_NAME_MAPPINGS, leader=leader)
 
     def ready(url: str) -> None:
         nodes = len(comfy_nodes.NODE_CLASS_MAPPINGS)

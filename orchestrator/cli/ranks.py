@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +27,8 @@ from comfy_nodes.accel.context_parallel import CP_ENV, GLOO_ENV  # imports no to
 
 from ..errors import RunError
 
-GRACE_S = 5.0  # after one rank failed, how long the others get to finish before they are stopped
+GRACE_S = 5.0  # after one rank failed or rank 0 ended, how long the others get to finish before they are stopped
+STOP_S = 30.0  # on Ctrl-C or SIGTERM, how long rank 0 gets to stop cleanly (a server finishes its reply, tells the rest)
 
 
 def is_rank() -> bool:
@@ -52,6 +55,11 @@ def check_split(degree: int, parameters: dict[str, Any], model_file: Path | None
     if heads is not None and heads % degree:
         raise RunError(f"--cp-ulysses {degree}: the model's attention heads ({heads}) do not divide into {degree} "
                        "ranks (WAN 14B has 40: use 2, 4, 5 or 8).")
+    check_gpus(degree)
+
+
+def check_gpus(degree: int) -> None:
+    """One CUDA GPU per rank (unless GLOO_ENV asks for CPU ranks); RunError otherwise."""
     if os.environ.get(GLOO_ENV) != "1":
         from orchestrator.core.embedded import visible_gpus
 
@@ -90,18 +98,26 @@ def start_ranks(degree: int, argv: list[str]) -> int:
     logs = Path(tempfile.mkdtemp(prefix="wan-i2v-ranks-"))
     command = [sys.executable, "-m", "orchestrator.cli.main", *argv]
     processes: list[subprocess.Popen] = []
+    failed: int | None = None
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _stop_requested) if main else None  # SIGTERM stops them as Ctrl-C does
     try:
         for r in range(degree):
             env = {**os.environ, CP_ENV: str(degree), "RANK": str(r), "LOCAL_RANK": str(r),
                    "WORLD_SIZE": str(degree), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}  # fmt: skip
             quiet = None if r == 0 else (logs / f"rank{r}.log").open("w")
             processes.append(subprocess.Popen(command, env=env, stdout=quiet, stderr=quiet))
-        failed = _wait(processes)
-        if failed is not None:  # the others may be reporting the same error: give them a moment
-            deadline = time.monotonic() + GRACE_S
-            while time.monotonic() < deadline and any(p.poll() is None for p in processes):
-                time.sleep(0.1)
+        try:
+            failed = _wait(processes)
+        except KeyboardInterrupt:  # rank 0 stops first (a server tells the others), then the rest
+            with contextlib.suppress(ProcessLookupError):
+                processes[0].send_signal(signal.SIGINT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                processes[0].wait(timeout=STOP_S)
+        _settle(processes)  # the others may be ending, or reporting the same error: give them a moment
     finally:
+        if main:
+            signal.signal(signal.SIGTERM, previous)
         for process in processes:
             if process.poll() is None:
                 process.terminate()
@@ -114,6 +130,16 @@ def start_ranks(degree: int, argv: list[str]) -> int:
         print(f"Rank {failed} of {degree} failed:", *log[-5:], sep="\n", file=sys.stderr)
         return processes[failed].returncode or 1
     return code or 0
+
+
+def _stop_requested(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _settle(processes: list[subprocess.Popen]) -> None:
+    deadline = time.monotonic() + GRACE_S
+    while time.monotonic() < deadline and any(p.poll() is None for p in processes):
+        time.sleep(0.1)
 
 
 def _wait(processes: list[subprocess.Popen]) -> int | None:

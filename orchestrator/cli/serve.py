@@ -45,6 +45,7 @@ def serve(
     from orchestrator.core.embedded import embedded_specs
     from orchestrator.core.errors import ServiceError
     from orchestrator.core.settings import Settings
+    from orchestrator.errors import ConfigError
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("alembic", "httpx"):  # one line per migration step / per ComfyUI probe is noise here
@@ -72,8 +73,12 @@ def serve(
         # Celery workers drive their own ComfyUI; an embedded instance here would have no worker.
         typer.echo("BROKER_URL is set: no embedded instances; start `wan-i2v worker --comfy URL --queue gpuN`.")
     elif not settings.comfyui_urls and settings.EMBEDDED_COMFY > 0:
-        specs = embedded_specs(settings.EMBEDDED_COMFY, settings.EMBEDDED_COMFY_PORT,
-                               Path(settings.WAN_MODELS_DIR), Path(settings.DATA_DIR))
+        try:
+            specs = embedded_specs(settings.EMBEDDED_COMFY, settings.EMBEDDED_COMFY_PORT, Path(settings.WAN_MODELS_DIR),
+                                   Path(settings.DATA_DIR), cp_ulysses=settings.WAN_CP_ULYSSES)  # fmt: skip
+        except ConfigError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(code=1) from None
         typer.echo(f"Starting {len(specs)} embedded ComfyUI-compatible instance(s) on port(s) "
                    f"{', '.join(str(s.port) for s in specs)} ...")
         try:

@@ -3,7 +3,8 @@
 Each runs `wan-i2v comfy serve` in its own process (torch lives there, never in the API
 process), on consecutive ports from EMBEDDED_COMFY_PORT, with its own data folder. On a
 machine with GPUs, instance i sees only GPU i (CUDA_VISIBLE_DEVICES), as one ComfyUI per
-GPU would; with more instances than GPUs they share them in turn.
+GPU would; with more instances than GPUs they share them in turn. With WAN_CP_ULYSSES=N each
+instance gets N GPUs and splits every prompt over them (`comfy serve --cp-ulysses N`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import sys
 from pathlib import Path
 
 from orchestrator.comfy.launch import InstanceSpec
+from orchestrator.errors import ConfigError
 
 
 def visible_gpus() -> list[str]:
@@ -34,17 +36,23 @@ def visible_gpus() -> list[str]:
 
 
 def embedded_specs(
-    count: int, first_port: int, models_dir: Path, data_dir: Path, gpus: list[str] | None = None
+    count: int, first_port: int, models_dir: Path, data_dir: Path, gpus: list[str] | None = None, cp_ulysses: int = 1
 ) -> list[InstanceSpec]:
+    """`count` instances; with `cp_ulysses` N > 1 each spans N GPUs of its own and splits every prompt over them."""
     gpus = visible_gpus() if gpus is None else gpus
+    if cp_ulysses > 1 and gpus and len(gpus) < count * cp_ulysses:
+        raise ConfigError(f"WAN_CP_ULYSSES={cp_ulysses} with EMBEDDED_COMFY={count} needs {count * cp_ulysses} GPUs, "
+                          f"and this machine shows {len(gpus)}: lower one of them.")  # fmt: skip
     specs = []
     for i in range(count):
         port = first_port + i
         folder = (data_dir / "comfy" / f"gpu{i}").resolve()
         folder.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "orchestrator.cli.main", "comfy", "serve", "--host", "127.0.0.1",
-                "--port", str(port), "--models", str(models_dir.resolve()), "--data", str(folder)]
-        env = {"CUDA_VISIBLE_DEVICES": gpus[i % len(gpus)]} if gpus else {}
+                "--port", str(port), "--models", str(models_dir.resolve()), "--data", str(folder),
+                "--cp-ulysses", str(cp_ulysses)]  # fmt: skip
+        own = [gpus[(i * cp_ulysses + k) % len(gpus)] for k in range(cp_ulysses)] if gpus else []
+        env = {"CUDA_VISIBLE_DEVICES": ",".join(own)} if own else {}
         specs.append(InstanceSpec(label=f"gpu{i}", port=port, argv=argv, cwd=Path.cwd(),
                                   log_path=folder / "comfy.log", output_dir=folder / "output",
                                   probe_host="127.0.0.1", env=env))

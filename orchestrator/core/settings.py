@@ -27,6 +27,7 @@ class Settings(BaseSettings):
     COMFYUI_URLS: str = ""  # comma-separated; empty: start EMBEDDED_COMFY embedded instances
     EMBEDDED_COMFY: int = 1
     EMBEDDED_COMFY_PORT: int = 8188
+    WAN_CP_ULYSSES: int = 1  # GPUs per embedded instance: each prompt split over them (docs/multi-gpu.md)
     WAN_MODELS_DIR: Path = Path("models")
     DATA_DIR: Path = Path("data")
     VIDEOS_DIR: Path = Path("data/videos")
@@ -47,6 +48,13 @@ class Settings(BaseSettings):
     HOST: str = "127.0.0.1"
     PORT: int = 8000
     FRONTEND_DIST: Path = Path("frontend/dist")
+
+    @field_validator("WAN_CP_ULYSSES")
+    @classmethod
+    def _at_least_one(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be 1 or more (GPUs per embedded instance)")
+        return value
 
     @field_validator("EMBEDDED_COMFY", "RETRY_LIMIT")
     @classmethod

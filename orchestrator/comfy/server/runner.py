@@ -30,6 +30,7 @@ from . import messages
 from .history import History, make_entry
 from .messages import MessageBus, ProgressStates
 from .queue import PromptQueue, QueueItem
+from .ranks import Leader
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +183,10 @@ class Runner:
         history: History,
         bus: MessageBus,
         executor_factory: Callable[[], Executor],
+        leader: Leader | None = None,
     ) -> None:
         self.queue = queue
+        self.leader = leader  # the other ranks' lead when this server spans several GPUs (ranks.py)
         self.history = history
         self.bus = bus
         self._executor_factory = executor_factory
@@ -221,6 +224,15 @@ class Runner:
             if item is not None:
                 self._run(item)
             self._apply_flags(self.queue.take_flags())
+        if self.leader is not None:
+            self._tell_followers(self.leader.stop)
+
+    def _tell_followers(self, message: Callable[[], None]) -> None:
+        try:
+            message()
+        except Exception:  # a follower is gone: the launcher stops every rank
+            log.exception("the other ranks could not be told; stopping")
+            self._stop.set()
 
     def _run(self, item: QueueItem) -> None:
         run = _PromptRun(self, item)
@@ -228,6 +240,8 @@ class Runner:
         started = time.perf_counter()
         try:
             extra_data = {**item.extra_data, **item.sensitive}
+            if self.leader is not None:
+                self.leader.run(item.validated, item.prompt_id, extra_data)
             # The flag was cleared when the item was taken; clearing it again here would lose
             # an interrupt sent in between.
             result = self.executor.execute(item.validated, item.prompt_id, run, extra_data=extra_data, clear_interrupt=False)
@@ -250,6 +264,8 @@ class Runner:
         if run.client_id is not None:
             self.bus.send("executing", messages.executing_data(None, item.prompt_id), run.client_id)
         self.client_id = None
+        if self.leader is not None:  # after the history entry: clients need not wait for the followers
+            self._tell_followers(self.leader.end)
 
     def _apply_flags(self, flags: dict[str, bool]) -> None:
         """POST /free: drop cached outputs (and with them loaded models), then collect."""
@@ -257,5 +273,7 @@ class Runner:
             return
         if flags.get("unload_models") or flags.get("free_memory"):
             self.executor = self._executor_factory()
+            if self.leader is not None:
+                self._tell_followers(self.leader.free)
             gc.collect()
             host.soft_empty_cache()

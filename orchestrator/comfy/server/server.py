@@ -24,6 +24,7 @@ from .history import History
 from .listing import ObjectInfoCache, folders_signature
 from .messages import MessageBus, status_data
 from .queue import PromptQueue
+from .ranks import Leader
 from .routes import add_routes
 from .runner import Runner
 from .security import host_check, origin_check
@@ -35,6 +36,7 @@ def create_app(
     node_classes: Mapping[str, type],
     display_names: Mapping[str, str] | None = None,
     executor_factory: Callable[[], Executor] | None = None,
+    leader: Leader | None = None,
 ) -> web.Application:
     """The server app. It points the node pack's host folders at this server's
     own input/output/temp (under `config.data_dir`) and models folder on startup."""
@@ -42,7 +44,7 @@ def create_app(
     bus = MessageBus(config.max_queued_frames)
     queue = PromptQueue(on_change=lambda remaining: bus.send("status", status_data(remaining)))
     history = History(config.max_history)
-    runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)))
+    runner = Runner(queue, history, bus, executor_factory or (lambda: Executor(node_classes)), leader)
     names = display_names or {}
     object_info = ObjectInfoCache(
         lambda: system.object_info(node_classes, names, config.python_module),

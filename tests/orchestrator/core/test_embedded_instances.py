@@ -6,7 +6,10 @@ import os
 import stat
 from pathlib import Path
 
+import pytest
+
 from orchestrator.core.embedded import embedded_specs, visible_gpus
+from orchestrator.errors import ConfigError
 
 
 def test_each_instance_sees_one_gpu_and_extra_instances_share_them(tmp_path: Path) -> None:
@@ -14,6 +17,14 @@ def test_each_instance_sees_one_gpu_and_extra_instances_share_them(tmp_path: Pat
     assert [s.env.get("CUDA_VISIBLE_DEVICES") for s in specs] == ["0", "1", "0"]
     assert [s.port for s in specs] == [9100, 9101, 9102]
     assert all((tmp_path / "data" / "comfy" / f"gpu{i}").is_dir() for i in range(3))
+
+
+def test_with_wan_cp_ulysses_each_instance_spans_its_own_gpus(tmp_path: Path) -> None:
+    specs = embedded_specs(2, 9100, tmp_path / "models", tmp_path / "data", gpus=["0", "1", "2", "3"], cp_ulysses=2)
+    assert [s.env["CUDA_VISIBLE_DEVICES"] for s in specs] == ["0,1", "2,3"]
+    assert all(s.argv[s.argv.index("--cp-ulysses") + 1] == "2" for s in specs)
+    with pytest.raises(ConfigError, match="needs 4 GPUs, and this machine shows 3"):
+        embedded_specs(2, 9100, tmp_path / "models", tmp_path / "data", gpus=["0", "1", "2"], cp_ulysses=2)
 
 
 def test_without_gpus_the_instances_get_no_device_setting(tmp_path: Path) -> None:

@@ -1,0 +1,128 @@
+"""One embedded server on N GPUs: rank 0 serves and runs prompts, ranks 1..N-1 follow it.
+
+Every rank runs each prompt with its own executor on the same inputs, so the sampler splits
+its transformer passes over the ranks (context parallelism, docs/multi-gpu.md). Rank 0
+leads over a gloo group of its own: it sends each prompt, `/free` and the stop to the
+followers, and the word "pass" before every split transformer pass. After each prompt,
+whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
+that prompt like an interrupt. So an interrupt or a failure on rank 0 never leaves a
+follower waiting in an exchange that rank 0 will not join. A follower that falls out of step
+(it failed where rank 0 did not) exits, and the launcher then stops every rank: the server
+goes down rather than hanging.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from comfy_nodes import host
+from comfy_nodes.accel import context_parallel
+from comfy_nodes.errors import Interrupted
+from orchestrator.executor import ExecutionFailed, ExecutionInterrupted, Executor
+
+from orchestrator.errors import OrchestratorError
+
+log = logging.getLogger(__name__)
+
+# The followers wait for the next prompt as long as the server runs, so the control group's
+# exchanges must not time out while the server is idle.
+IDLE_TIMEOUT = timedelta(days=365)
+
+
+class RankOutOfStep(OrchestratorError):
+    """A follower was told something that does not fit where it is in the prompt."""
+
+
+def control_group() -> Any:
+    """The leader's own channel to the followers (every rank calls this once, after joining)."""
+    import torch.distributed as dist
+
+    return dist.new_group(backend="gloo", timeout=IDLE_TIMEOUT)
+
+
+class Leader:
+    """Rank 0's side: tells the followers what to run and when each pass may start."""
+
+    def __init__(self, group: Any) -> None:
+        self.group = group
+
+    def _send(self, *message: Any) -> None:
+        import torch.distributed as dist
+
+        dist.broadcast_object_list([message], src=0, group=self.group)
+
+    def run(self, validated: Any, prompt_id: str, extra_data: Mapping[str, Any]) -> None:
+        context_parallel.set_pass_agreement(lambda: self._send("pass"))
+        self._send("run", validated, prompt_id, dict(extra_data))
+
+    def end(self) -> None:
+        """After every prompt rank 0 ran, whether it succeeded, failed or was interrupted."""
+        self._send("end")
+
+    def free(self) -> None:
+        self._send("free")
+
+    def stop(self) -> None:
+        self._send("stop")
+
+
+class Follower:
+    """Ranks 1..N-1: run what rank 0 runs, quietly, until told to stop."""
+
+    def __init__(self, group: Any, node_classes: Mapping[str, type], input_dir: Path) -> None:
+        self.group = group
+        self.node_classes = node_classes
+        self.input_dir = input_dir
+        self.executor = Executor(node_classes)
+        self._ended = False  # whether "end" already came for the prompt being run
+
+    def _receive(self) -> tuple[Any, ...]:
+        import torch.distributed as dist
+
+        box: list[Any] = [None]
+        dist.broadcast_object_list(box, src=0, group=self.group)
+        return box[0]
+
+    def _agree_to_pass(self) -> None:
+        word = self._receive()[0]
+        if word == "end":  # rank 0 stopped this prompt before this pass
+            self._ended = True
+            raise Interrupted("rank 0 stopped the prompt")
+        if word != "pass":
+            raise RankOutOfStep(f"told {word!r} before a transformer pass")
+
+    def serve(self) -> None:
+        """The follower's loop; returns on "stop", raises RankOutOfStep when out of step."""
+        context_parallel.set_pass_agreement(self._agree_to_pass)
+        with tempfile.TemporaryDirectory(prefix="wan-i2v-rank-") as scratch:
+            # Same inputs as rank 0; what it saves goes to a scratch folder (rank 0 writes the video).
+            host.set_io_dirs(input=self.input_dir, output=Path(scratch), temp=Path(scratch))
+            while True:
+                message = self._receive()
+                if message[0] == "stop":
+                    return
+                if message[0] == "free":
+                    self.executor = Executor(self.node_classes)
+                    host.soft_empty_cache()
+                elif message[0] == "run":
+                    self._run(*message[1:])
+                else:
+                    raise RankOutOfStep(f"told {message[0]!r} between prompts")
+
+    def _run(self, validated: Any, prompt_id: str, extra_data: dict[str, Any]) -> None:
+        self._ended = False
+        try:
+            self.executor.execute(validated, prompt_id, extra_data=extra_data)
+        except ExecutionInterrupted:
+            log.info("prompt %s stopped with rank 0", prompt_id)
+        except ExecutionFailed as exc:
+            log.warning("prompt %s failed on this rank too: %s", prompt_id, exc)
+        if not self._ended:
+            word = self._receive()[0]
+            if word != "end":
+                raise RankOutOfStep(f"rank 0 went on ({word!r}) after this rank's prompt {prompt_id} ended")
