@@ -6,10 +6,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import signal
+
 import pytest
 
 from comfy_nodes import host
 from comfy_nodes.models import demo
+
+# A run started in the background of a script (`make test &`) ignores SIGINT, and every process the
+# tests start would inherit that; the tests stop servers with SIGINT, as Ctrl-C does.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
