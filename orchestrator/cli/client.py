@@ -195,7 +195,7 @@ def _download(server: str, token: str, job_id: str, out: Path, file: str | None 
 
 
 def submit(
-    image: Annotated[Path, typer.Argument(help="Start image (PNG, JPEG or WebP).")],
+    image: Annotated[Path, typer.Argument(help="Start image (PNG, JPEG, WebP, BMP, GIF or TIFF).")],
     prompt: Annotated[str, typer.Option(help="What should happen in the video.")] = "",
     workflow: Annotated[str | None, typer.Option(help="Workflow name or name@version (default i2v_480p).")] = None,
     set_: Annotated[list[str] | None, typer.Option("--set", help="A workflow parameter, name=value; repeatable.")] = None,

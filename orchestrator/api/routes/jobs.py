@@ -80,7 +80,7 @@ def _reject_unknown(wf: Workflow, fields: dict[str, str]) -> None:
              operation_id="create_job")
 async def generate(
     request: Request,
-    image: UploadFile = File(description="The start image (PNG, JPEG or WebP)."),
+    image: UploadFile = File(description="The start image (PNG, JPEG, WebP, BMP, GIF or TIFF)."),
     workflow: str | None = Form(None, description="Workflow name or name@version; default: the latest i2v_480p."),
     prompt: str | None = Form(None, description="What should happen in the video."),
     user: User = Depends(current_user),
