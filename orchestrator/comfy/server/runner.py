@@ -187,6 +187,7 @@ class Runner:
     ) -> None:
         self.queue = queue
         self.leader = leader  # the other ranks' lead when this server spans several GPUs (ranks.py)
+        self._followers_lost = False
         self.history = history
         self.bus = bus
         self._executor_factory = executor_factory
@@ -228,10 +229,13 @@ class Runner:
             self._tell_followers(self.leader.stop)
 
     def _tell_followers(self, message: Callable[[], None]) -> None:
+        if self._followers_lost:
+            return
         try:
             message()
         except Exception:  # a follower is gone: the launcher stops every rank
             log.exception("the other ranks could not be told; stopping")
+            self._followers_lost = True
             self._stop.set()
 
     def _run(self, item: QueueItem) -> None:
