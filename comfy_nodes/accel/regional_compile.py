@@ -47,8 +47,8 @@ def check_can_compile(device: torch.device) -> None:
     if device.type != "cuda":
         raise ParameterError(
             f"Compiling the transformer blocks (torch.compile) needs an NVIDIA GPU with CUDA; this machine computes "
-            f"on {device.type}. Turn compile off to run here (the workflow's compile parameter, or disable/remove "
-            "the WanI2VCompile node)."
+            f"on {device.type}. Turn compile off to run here: set the WanI2VCompile node's enabled to false or remove "
+            "the node (in a released workflow: compile=false)."
         )
     if not _has_triton():
         raise ParameterError(

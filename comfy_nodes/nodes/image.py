@@ -58,8 +58,8 @@ class LoadImage:
     def VALIDATE_INPUTS(cls, image: str) -> str | bool:
         try:
             path = images.resolve_input_image(image)
-        except InputImageError:
-            return f"Invalid image file: {image}"
+        except InputImageError as exc:
+            return f"Invalid image file: {image} ({exc})"
         try:
             check_image_file(path)  # the content, at submit time rather than when the node runs
         except InputImageError as exc:

@@ -175,7 +175,7 @@ class _Checker:
             if name not in inputs:
                 if spec.category == "required":
                     fix = (
-                        f"Give it a {_type_text(spec)} value." if spec.is_widget else f"Link it to an output of type {spec.type}."
+                        f"Give it {_a(_type_text(spec))} value." if spec.is_widget else f"Link it to an output of type {spec.type}."
                     )
                     errors.append(_input_error("required_input_missing", "Required input is missing", ref, name, fix, name))
                 continue
@@ -289,7 +289,7 @@ class _Checker:
         try:
             value = values.convert(spec, raw)
         except (TypeError, ValueError, OverflowError) as exc:
-            fix = f"Give a {_type_text(spec)} value. {values.bounds_text(spec.options)}".strip()
+            fix = f"Give {_a(_type_text(spec))} value. {values.bounds_text(spec.options)}".strip()
             extra = {"input_config": values.input_config(spec), "received_value": raw, "exception_message": str(exc)}
             short = f"Failed to convert an input value to a {_type_text(spec)} value"
             return _input_error("invalid_input_type", short, ref, name, fix, f"{name}, {raw!r}, {exc}", extra)
@@ -360,6 +360,11 @@ def _in_choices(value: Any, choices: list[Any] | tuple[Any, ...]) -> bool:
 
 def _type_text(spec: InputSpec) -> str:
     return "COMBO" if spec.is_combo else str(spec.type)
+
+
+def _a(word: str) -> str:
+    """The article for a type name read aloud: an INT, a FLOAT, a STRING."""
+    return f"{'an' if word[:1].upper() in 'AEIOU' else 'a'} {word}"
 
 
 def _error(type_: str, message: str, details: str, extra_info: dict[str, Any]) -> dict[str, Any]:

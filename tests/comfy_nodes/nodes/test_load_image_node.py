@@ -64,11 +64,14 @@ def test_is_changed_is_the_file_sha256_and_follows_the_content(input_dir: Path) 
     assert LoadImage.IS_CHANGED("pic.png") != first
 
 
-def test_validate_inputs_uses_the_core_message(input_dir: Path) -> None:
+def test_validate_inputs_starts_with_the_core_message_and_says_the_fix(input_dir: Path) -> None:
     put(input_dir, "there.png")
     assert LoadImage.VALIDATE_INPUTS("there.png") is True
-    assert LoadImage.VALIDATE_INPUTS("missing.png") == "Invalid image file: missing.png"
-    assert LoadImage.VALIDATE_INPUTS("../there.png") == "Invalid image file: ../there.png"
+    missing = LoadImage.VALIDATE_INPUTS("missing.png")
+    assert missing.startswith("Invalid image file: missing.png (") and "was not found in" in missing
+    assert "Upload it or pick another file" in missing
+    outside = LoadImage.VALIDATE_INPUTS("../there.png")
+    assert outside.startswith("Invalid image file: ../there.png (") and "points outside its folder" in outside
 
 
 def test_validate_inputs_reads_the_content_at_submit_time(input_dir: Path) -> None:
