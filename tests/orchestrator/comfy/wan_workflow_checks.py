@@ -31,11 +31,20 @@ def check_wan_workflow(client: ComfyClient, tmp_path: Path) -> None:
     params = {**demo_model_params(), "resolution": "custom", "width": 64, "height": 48, "num_frames": 9,
               "steps": STEPS, "prompt": "a boat", "filename_prefix": "jobs/e2e"}  # fmt: skip
     prompt = bind(get_workflow("i2v_480p"), params, image=name)
+    sampler_id = _node(prompt, "WanI2VSampler")
+
+    # The sampler's own check of shift (0 is in the widget's range for saved graphs): a 400 naming it.
+    flat = bind(get_workflow("i2v_480p"), {**params, "shift": 0.0}, image=name)
+    refused = client.post_prompt(flat)
+    assert refused.status_code == 400, refused.text
+    error = refused.json()["node_errors"][sampler_id]["errors"][0]
+    assert "shift must be above 0" in error["details"], error
+
     prompt_id, frames = client.run(prompt, timeout=600)
 
     types = [f["type"] for f in frames]
     assert types.index("execution_start") < types.index("execution_cached") < types.index("execution_success")
-    sampler_id, save_id = _node(prompt, "WanI2VSampler"), _node(prompt, "WanI2VSaveVideo")
+    save_id = _node(prompt, "WanI2VSaveVideo")
     steps = [f["data"]["value"] for f in frames if f["type"] == "progress" and f["data"]["node"] == sampler_id]
     assert steps == list(range(1, STEPS + 1))
 
