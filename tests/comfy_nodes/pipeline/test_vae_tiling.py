@@ -61,8 +61,8 @@ def test_without_a_tile_size_a_short_card_gets_tiles_and_a_roomy_one_whole_frame
     auto = loaders.load_vae(demo_paths["vae"])
     fixed = loaders.load_vae(demo_paths["vae"], tile_size=192)
     assert host.memory_room(torch.device("cpu")) is None  # the CPU never tiles by itself
-    latent = _latent(auto, width=48)  # 384 px wide: wider than one 256 px tile
-    whole_need = vae_placement.working_bytes(auto, "decode", 18, 48, tiled=False)
+    latent = _latent(auto, frames=2, width=40)  # 320 px wide: wider than one 256 px tile
+    whole_need = vae_placement.working_bytes(auto, "decode", 18, 40, tiled=False)
     calls = _count_tiled(auto)
 
     monkeypatch.setattr(host, "memory_room", lambda device: 10 * whole_need)
@@ -82,7 +82,7 @@ def test_without_a_tile_size_a_short_card_gets_tiles_and_a_roomy_one_whole_frame
 
 def test_whole_frames_that_run_out_of_memory_run_again_in_tiles(demo_paths, monkeypatch):
     auto = loaders.load_vae(demo_paths["vae"])
-    latent = _latent(auto, width=48)
+    latent = _latent(auto, frames=2, width=40)
     real = auto.vae._decode
     attempts: list[bool] = []
 
