@@ -19,8 +19,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import InputImageError
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
-ACCEPTED = "PNG, JPEG, WebP, BMP, GIF or TIFF"
-DECODERS = ("PNG", "JPEG", "WEBP", "BMP", "GIF", "TIFF")  # the only Pillow decoders tried
+FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF")  # the accepted formats, as people write them
+ACCEPTED = ", ".join(FORMAT_NAMES[:-1]) + " or " + FORMAT_NAMES[-1]  # "PNG, JPEG, WebP, BMP, GIF or TIFF"
+DECODERS = tuple(name.upper() for name in FORMAT_NAMES)  # the only Pillow decoders tried
 FORMATS = (*DECODERS, "MPO")  # what they report; MPO is a camera JPEG with extra frames
 
 

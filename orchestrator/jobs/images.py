@@ -14,12 +14,12 @@ from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from comfy_nodes.video.image_check import ACCEPTED, DECODERS, FORMAT_NAMES  # noqa: F401 (FORMAT_NAMES: re-exported)
 from orchestrator.core.errors import InvalidImage, TooLarge
 
-# The accepted formats, as people write them; every message about the image's format reads ACCEPTED.
-FORMAT_NAMES = ("PNG", "JPEG", "WebP", "BMP", "GIF", "TIFF")
-FORMATS = frozenset(name.upper() for name in FORMAT_NAMES)  # as Pillow names them (Image.format)
-ACCEPTED = ", ".join(FORMAT_NAMES[:-1]) + " or " + FORMAT_NAMES[-1]  # "PNG, JPEG, WebP, BMP, GIF or TIFF"
+# The node pack's list (the embedded server and the CLI check the same formats); every message about the
+# image's format reads ACCEPTED.
+FORMATS = frozenset(DECODERS)  # as Pillow names them (Image.format)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from typing import Any
 import pytest
 import requests
 from PIL import Image
+from real_comfyui_support import free_port
 from websockets.sync.client import connect
 
 from comfy_nodes.accel import context_parallel
@@ -27,12 +27,6 @@ ROOT = Path(__file__).resolve().parents[3]
 SAMPLER = "10"  # the sampler's node id in i2v_480p@2
 
 pytestmark = pytest.mark.e2e
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _prompt(tmp_path: Path, models: Path, **values: Any) -> dict[str, Any]:
@@ -53,7 +47,7 @@ def _prompt(tmp_path: Path, models: Path, **values: Any) -> dict[str, Any]:
 
 class Server:
     def __init__(self, tmp_path: Path, models: Path, *args: str) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {**os.environ, "PYTHONPATH": str(ROOT), context_parallel.GLOO_ENV: "1"}
         env.pop(context_parallel.CP_ENV, None)
