@@ -110,13 +110,16 @@ class _Driver:
         except _Stop:
             return await self._stopped()
         except JobFault as fault:
+            if not await _db(self.store.fail, self.job_id, self.attempt, str(fault), fault.retryable):
+                # Another delivery of this attempt already ended it: its prompt is not ours to touch.
+                log.info("job %s attempt %s ended elsewhere; fault ignored: %s", self.job_id, self.attempt, fault)
+                return "stale"
             await self._abandon_prompt()
-            await _db(self.store.fail, self.job_id, self.attempt, str(fault), fault.retryable)
             log.warning("job %s attempt %s failed (retryable=%s): %s", self.job_id, self.attempt, fault.retryable, fault)
             return "retry" if fault.retryable else "failed"
         except ComfyUnavailable as exc:
-            await _db(self.store.fail, self.job_id, self.attempt, f"instance {self.instance.id}: {exc}", True)
-            return "retry"
+            applied = await _db(self.store.fail, self.job_id, self.attempt, f"instance {self.instance.id}: {exc}", True)
+            return "retry" if applied else "stale"
         except asyncio.CancelledError:
             # The orchestrator is stopping: give the GPU back and let the job be claimed again.
             await asyncio.shield(self._give_back())
@@ -149,17 +152,15 @@ class _Driver:
         if entry is None and self.prompt_id not in queued:
             image = await self._upload(job)
             self.graph = self._with_image(self.graph, job, image)
-            if not await _db(self.store.mark_running, self.job_id, self.attempt, self.prompt_id):
-                if job.state == "running" and job.prompt_id == self.prompt_id:
-                    # This attempt was submitted before, yet the instance has no trace of it.
-                    raise JobFault(f"instance {self.instance.id} no longer knows the job (it restarted)", True)
-                raise _Stop
-            try:
-                await self.client.submit(self.graph, self.prompt_id, self.client_id)
-            except PromptRejected as exc:
-                raise JobFault(f"ComfyUI refused the workflow {workflow_ref}: {exc}", retryable=False) from exc
-            follow.submitted = time.monotonic()
-        else:
+            if await _db(self.store.mark_running, self.job_id, self.attempt, self.prompt_id):
+                try:
+                    await self.client.submit(self.graph, self.prompt_id, self.client_id)
+                except PromptRejected as exc:
+                    raise JobFault(f"ComfyUI refused the workflow {workflow_ref}: {exc}", retryable=False) from exc
+                follow.submitted = time.monotonic()
+            else:
+                entry, queued = await self._await_other_delivery(await _db(self.store.get_job, self.job_id))
+        if entry is not None or self.prompt_id in queued:
             log.info("job %s attempt %s is already on %s; following it", self.job_id, self.attempt, self.instance.id)
             if self.prompt_id in queued.running:
                 follow.started = time.monotonic()
@@ -168,6 +169,26 @@ class _Driver:
         if entry is None:
             entry = await self._follow(follow)
         return await self._finish(job, entry, follow, submitted_at)
+
+    async def _await_other_delivery(self, job: Any) -> tuple[dict[str, Any] | None, Any]:
+        """Another delivery of this attempt marked it running first; its submit may still be on the way.
+
+        The instance gets `unreachable_s` to show the prompt before it counts as restarted, so a
+        duplicate that arrives between the other's mark and its submit follows instead of failing it."""
+        if job is None or job.state != "running" or job.prompt_id != self.prompt_id or job.attempt != self.attempt:
+            raise _Stop
+        deadline = time.monotonic() + self.limits.unreachable_s
+        while True:
+            entry = await self.client.history(self.prompt_id)
+            queued = await self.client.queue()
+            if entry is not None or self.prompt_id in queued:
+                return entry, queued
+            if not await _db(self.store.is_current, self.job_id, self.attempt):
+                raise _Stop
+            if time.monotonic() > deadline:
+                # This attempt was submitted before, yet the instance has no trace of it.
+                raise JobFault(f"instance {self.instance.id} no longer knows the job (it restarted)", True)
+            await asyncio.sleep(self.limits.poll_s)
 
     # ------------------------------------------------------------ binding
 

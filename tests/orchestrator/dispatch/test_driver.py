@@ -63,6 +63,49 @@ def test_second_delivery_of_an_attempt_follows_instead_of_resubmitting(instances
     assert len(saved_videos(instances.started[0].data, job.id)) == 1  # ComfyUI ran it once
 
 
+def test_second_delivery_during_the_first_ones_submit_follows(instances, store, settings, make_job, monkeypatch) -> None:
+    # The window between the first delivery marking the job running and its prompt reaching ComfyUI.
+    (url,) = instances.start(1)
+    register(store, "gpu0", url)
+    job = make_job(steps=10, delay=0.05)
+    claim = _claim(store)
+    inst = Instance("gpu0", url)
+    real_submit = comfy_client.ComfyClient.submit
+    submits = []
+
+    async def slow_first_submit(self, *args, **kwargs):
+        submits.append(args)
+        if len(submits) == 1:
+            await asyncio.sleep(1.0)
+        return await real_submit(self, *args, **kwargs)
+
+    monkeypatch.setattr(comfy_client.ComfyClient, "submit", slow_first_submit)
+
+    async def main() -> list[str]:
+        first = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
+        await async_wait_until(lambda: store.get_job(job.id).state == "running", what="running")
+        second = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
+        return sorted(await asyncio.gather(first, second))
+
+    assert asyncio.run(main()) == ["stale", "succeeded"]
+    assert len(submits) == 1 and store.get_job(job.id).state == "succeeded"
+    assert len(saved_videos(instances.started[0].data, job.id)) == 1
+
+
+def test_a_running_attempt_the_instance_never_saw_is_retried(instances, store, settings, make_job) -> None:
+    # A delivery that finds the job marked running, yet no trace of its prompt on the instance, gives it
+    # the grace for a submit in flight and then hands the job back.
+    (url,) = instances.start(1)
+    register(store, "gpu0", url)
+    settings.UNREACHABLE_S = 0.5
+    job = make_job()
+    claim = _claim(store)
+    assert store.mark_running(job.id, claim.attempt, prompt_id_for(job.id, claim.attempt))
+    assert asyncio.run(drive(store, settings, job.id, claim.attempt, Instance("gpu0", url))) == "retry"
+    after = store.get_job(job.id)
+    assert after.state == "queued" and "no longer knows the job (it restarted)" in after.error
+
+
 def test_a_finished_or_superseded_attempt_is_ignored(instances, store, settings, make_job) -> None:
     (url,) = instances.start(1)
     register(store, "gpu0", url)
