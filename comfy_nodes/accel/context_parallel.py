@@ -10,9 +10,10 @@ See docs/multi-gpu.md for the design, the limits and how it was checked.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ParameterError
@@ -28,6 +29,7 @@ _enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
 # Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called before every
 # transformer pass of a split run, so that all ranks agree to run it (or all stop).
 _before_pass: Callable[[], None] | None = None
+_failed_inside_pass = False
 
 
 def set_pass_agreement(agree: Callable[[], None] | None) -> None:
@@ -41,6 +43,29 @@ def before_pass(degree: int) -> None:
     It raises Interrupted on every rank when rank 0 stops the run."""
     if degree > 1 and _before_pass is not None:
         _before_pass()
+
+
+@contextlib.contextmanager
+def split_pass(degree: int) -> Iterator[None]:
+    """One transformer pass of a run split `degree` ways, after the ranks' agreement.
+
+    A failure inside it is remembered: the other ranks may be waiting in this pass's exchange,
+    which only a rank's exit ends (see `failed_inside_pass`)."""
+    global _failed_inside_pass
+    before_pass(degree)
+    try:
+        yield
+    except BaseException:
+        if degree > 1:
+            _failed_inside_pass = True
+        raise
+
+
+def failed_inside_pass() -> bool:
+    """Whether the last run failed inside a split pass (read once: it resets)."""
+    global _failed_inside_pass
+    failed, _failed_inside_pass = _failed_inside_pass, False
+    return failed
 
 
 def requested_degree() -> int:

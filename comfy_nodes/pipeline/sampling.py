@@ -112,8 +112,8 @@ def sample(
                 # Before every transformer pass (the long part; a 14B pass can take a minute), so an
                 # interrupt stops the run within one pass, without waiting for the step's end.
                 host.throw_if_interrupted()
-                context_parallel.before_pass(degree)  # split over ranks: all run this pass, or all stop
-                with transformer.cache_context(branch):
+                # Split over ranks: all run this pass, or all stop.
+                with context_parallel.split_pass(degree), transformer.cache_context(branch):
                     preds[branch] = transformer(
                         hidden_states=model_input,
                         timestep=timestep,

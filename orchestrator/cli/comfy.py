@@ -186,7 +186,11 @@ def _serve_rank(config: ServerConfig, host: str, port: int) -> None:
 
     group = server_ranks.control_group()
     if ranks.rank() == 0:
-        _serve(config, host, port, server_ranks.Leader(group))
+        leader = server_ranks.Leader(group)
+        _serve(config, host, port, leader)
+        if leader.lost is not None:
+            typer.echo(f"Error: the ranks are out of step ({leader.lost}); stopping every rank.", err=True)
+            _exit_now(1)
         return
     from comfy_nodes import host as pack_host
 
@@ -197,7 +201,14 @@ def _serve_rank(config: ServerConfig, host: str, port: int) -> None:
         server_ranks.Follower(group, comfy_nodes.NODE_CLASS_MAPPINGS, config.data_dir / "input").serve()
     except server_ranks.RankOutOfStep as exc:
         typer.echo(f"Error: rank {ranks.rank()} is out of step with rank 0 ({exc}); stopping every rank.", err=True)
-        raise typer.Exit(code=1) from None
+        _exit_now(1)
+
+
+def _exit_now(code: int) -> None:
+    """Exit without the process group's teardown: a rank still in an exchange can hold it forever."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def _serve(config: ServerConfig, host: str, port: int, leader: Leader | None = None) -> None:

@@ -125,11 +125,16 @@ def start_ranks(degree: int, argv: list[str]) -> int:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=30)
     code = processes[0].returncode
-    if failed is not None and failed != 0 and code in (0, None, -15):
-        log = (logs / f"rank{failed}.log").read_text(errors="replace").strip().splitlines()
-        print(f"Rank {failed} of {degree} failed:", *log[-5:], sep="\n", file=sys.stderr)
+    if failed is None:
+        return code or 0
+    # Every follower that failed on its own (not stopped here) says why; rank 0 wrote to the terminal.
+    for r, process in enumerate(processes[1:], start=1):
+        if process.returncode not in (0, None, -signal.SIGTERM):
+            log = (logs / f"rank{r}.log").read_text(errors="replace").strip().splitlines()
+            print(f"Rank {r} of {degree} failed:", *log[-5:], sep="\n", file=sys.stderr)
+    if code in (0, None, -signal.SIGTERM):
         return processes[failed].returncode or 1
-    return code or 0
+    return code
 
 
 def _stop_requested(signum: int, frame: object) -> None:

@@ -8,14 +8,18 @@ whatever its ending, it sends "end". A follower that is mid-sampling when "end" 
 that prompt like an interrupt. So an interrupt or a failure on rank 0 never leaves a
 follower waiting in an exchange that rank 0 will not join. A follower that falls out of step
 (it failed where rank 0 did not) exits, and the launcher then stops every rank: the server
-goes down rather than hanging.
+goes down rather than hanging. After a failure inside a split pass, the ranks give each other
+`settle_seconds()` to end the prompt too; a rank left waiting in that pass's exchange cannot,
+and then the server goes down the same way.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -32,10 +36,42 @@ log = logging.getLogger(__name__)
 # The followers wait for the next prompt as long as the server runs, so the control group's
 # exchanges must not time out while the server is idle.
 IDLE_TIMEOUT = timedelta(days=365)
+# After a failure inside a split pass, how long the ranks wait for each other to end the prompt
+# before they take the group for broken (one of them waits in that pass's exchange) and stop.
+SETTLE_ENV = "WAN_I2V_CP_SETTLE_S"
+SETTLE_S = 60.0
+
+
+def settle_seconds() -> float:
+    return float(os.environ.get(SETTLE_ENV) or SETTLE_S)
 
 
 class RankOutOfStep(OrchestratorError):
     """A follower was told something that does not fit where it is in the prompt."""
+
+
+def _within(seconds: float, exchange: Callable[[], Any], what: str) -> Any:
+    """`exchange()` (a control-group call) or RankOutOfStep when it has not returned in time.
+
+    It runs in a thread of its own: a call that never returns is left behind, as the rank stops."""
+    result: list[Any] = []
+    error: list[Exception] = []
+
+    def call() -> None:
+        try:
+            result.append(exchange())
+        except Exception as exc:  # a rank that exited closes the channel
+            error.append(exc)
+
+    thread = threading.Thread(target=call, name="wan-i2v-rank-settle", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if error:
+        raise RankOutOfStep(f"{what} after a failure inside a split transformer pass: {error[0]}")
+    if not result:
+        raise RankOutOfStep(f"{what} within {seconds:g} s after a failure inside a split transformer pass; "
+                            "a rank is likely still waiting in that pass's exchange")  # fmt: skip
+    return result[0]
 
 
 def control_group() -> Any:
@@ -50,6 +86,7 @@ class Leader:
 
     def __init__(self, group: Any) -> None:
         self.group = group
+        self.lost: str | None = None  # why the followers are out of step, once they are (set by the runner)
 
     def _send(self, *message: Any) -> None:
         import torch.distributed as dist
@@ -60,9 +97,22 @@ class Leader:
         context_parallel.set_pass_agreement(lambda: self._send("pass"))
         self._send("run", validated, prompt_id, dict(extra_data))
 
-    def end(self) -> None:
-        """After every prompt rank 0 ran, whether it succeeded, failed or was interrupted."""
-        self._send("end")
+    def end(self, failed_inside_pass: bool = False) -> None:
+        """After every prompt rank 0 ran, whether it succeeded, failed or was interrupted.
+
+        After a failure of its own inside a split pass, rank 0 also waits for every follower to
+        end the prompt: one still waiting in that pass's exchange raises RankOutOfStep."""
+        import torch.distributed as dist
+
+        if not failed_inside_pass:
+            self._send("end", False)
+            return
+
+        def settle() -> None:
+            self._send("end", True)
+            dist.barrier(group=self.group)
+
+        _within(settle_seconds(), settle, "the other ranks did not end the prompt")
 
     def free(self) -> None:
         self._send("free")
@@ -80,6 +130,7 @@ class Follower:
         self.input_dir = input_dir
         self.executor = Executor(node_classes)
         self._ended = False  # whether "end" already came for the prompt being run
+        self._settle = False  # whether that "end" asks every rank to show it is out of the prompt
 
     def _receive(self) -> tuple[Any, ...]:
         import torch.distributed as dist
@@ -89,9 +140,10 @@ class Follower:
         return box[0]
 
     def _agree_to_pass(self) -> None:
-        word = self._receive()[0]
+        message = self._receive()
+        word = message[0]
         if word == "end":  # rank 0 stopped this prompt before this pass
-            self._ended = True
+            self._ended, self._settle = True, bool(message[1])
             raise Interrupted("rank 0 stopped the prompt")
         if word != "pass":
             raise RankOutOfStep(f"told {word!r} before a transformer pass")
@@ -115,14 +167,22 @@ class Follower:
                     raise RankOutOfStep(f"told {message[0]!r} between prompts")
 
     def _run(self, validated: Any, prompt_id: str, extra_data: dict[str, Any]) -> None:
-        self._ended = False
+        import torch.distributed as dist
+
+        self._ended, self._settle = False, False
         try:
             self.executor.execute(validated, prompt_id, extra_data=extra_data)
         except ExecutionInterrupted:
             log.info("prompt %s stopped with rank 0", prompt_id)
         except ExecutionFailed as exc:
-            log.warning("prompt %s failed on this rank too: %s", prompt_id, exc)
+            log.warning("prompt %s failed on this rank: %s", prompt_id, exc)
+        failed_inside_pass = context_parallel.failed_inside_pass()
         if not self._ended:
-            word = self._receive()[0]
-            if word != "end":
-                raise RankOutOfStep(f"rank 0 went on ({word!r}) after this rank's prompt {prompt_id} ended")
+            # Failed inside a pass alone, this rank left rank 0 in that pass's exchange: no "end" comes.
+            wait = settle_seconds() if failed_inside_pass else None
+            message = self._receive() if wait is None else _within(wait, self._receive, "rank 0 did not end the prompt")
+            if message[0] != "end":
+                raise RankOutOfStep(f"rank 0 went on ({message[0]!r}) after this rank's prompt {prompt_id} ended")
+            self._settle = bool(message[1])
+        if self._settle:  # rank 0 failed inside a pass: it waits to see every rank out of it
+            dist.barrier(group=self.group)

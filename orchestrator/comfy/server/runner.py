@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import signal
 import threading
 import time
 import traceback
@@ -24,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from comfy_nodes import host
+from comfy_nodes.accel import context_parallel
 from orchestrator.executor import ExecutionFailed, ExecutionHooks, ExecutionInterrupted, Executor
 
 from . import messages
@@ -233,10 +235,13 @@ class Runner:
             return
         try:
             message()
-        except Exception:  # a follower is gone: the launcher stops every rank
-            log.exception("the other ranks could not be told; stopping")
+        except Exception as exc:  # a follower is gone or stuck: this server stops, and the launcher every rank
+            log.error("the other ranks are out of step (%s); stopping", exc)
             self._followers_lost = True
+            if self.leader is not None:
+                self.leader.lost = str(exc)
             self._stop.set()
+            signal.raise_signal(signal.SIGTERM)  # the HTTP side goes down as on `kill`; the CLI exits non-zero
 
     def _run(self, item: QueueItem) -> None:
         run = _PromptRun(self, item)
@@ -269,7 +274,8 @@ class Runner:
             self.bus.send("executing", messages.executing_data(None, item.prompt_id), run.client_id)
         self.client_id = None
         if self.leader is not None:  # after the history entry: clients need not wait for the followers
-            self._tell_followers(self.leader.end)
+            failed_inside_pass = context_parallel.failed_inside_pass()
+            self._tell_followers(lambda: self.leader.end(failed_inside_pass))
 
     def _apply_flags(self, flags: dict[str, bool]) -> None:
         """POST /free: drop cached outputs (and with them loaded models), then collect."""

@@ -23,7 +23,8 @@ from websockets.sync.client import connect
 
 from comfy_nodes.accel import context_parallel
 
-ROOT = Path(__file__).resolve().parents[3]
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
 SAMPLER = "10"  # the sampler's node id in i2v_480p@2
 
 pytestmark = pytest.mark.e2e
@@ -46,10 +47,10 @@ def _prompt(tmp_path: Path, models: Path, **values: Any) -> dict[str, Any]:
 
 
 class Server:
-    def __init__(self, tmp_path: Path, models: Path, *args: str) -> None:
+    def __init__(self, tmp_path: Path, models: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), context_parallel.GLOO_ENV: "1"}
+        env = {**os.environ, "PYTHONPATH": str(ROOT), context_parallel.GLOO_ENV: "1", **(env or {})}
         env.pop(context_parallel.CP_ENV, None)
         self.log = (tmp_path / f"server-{self.port}.log").open("w+")
         command = [sys.executable, "-m", "orchestrator.cli.main", "comfy", "serve", "--port", str(self.port),
@@ -151,3 +152,56 @@ def test_a_split_server_makes_the_video_of_one_process_and_survives_an_interrupt
     finally:
         single.stop()
     assert split_frames == reference
+
+
+def _fault_server(tmp_path: Path, models: Path, faults: str) -> Server:
+    """A split server whose passes fail where `faults` says (pass_faults/sitecustomize.py)."""
+    from orchestrator.comfy.server import ranks
+
+    extra = {"PYTHONPATH": f"{HERE / 'pass_faults'}{os.pathsep}{ROOT}", "TEST_PASS_FAULTS": faults,
+             ranks.SETTLE_ENV: "3"}  # fmt: skip
+    return Server(tmp_path, models, "--cp-ulysses", "2", env=extra)
+
+
+def _ended(server: Server, timeout: float = 90) -> int:
+    try:
+        return server.process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the split server still runs: " + server.output()) from None
+
+
+def test_a_failure_inside_a_split_pass_on_every_rank_is_survived_on_one_rank_stops_the_server(
+    tmp_path: Path, two_head_models: Path
+) -> None:
+    # Two passes a prompt (cfg 1, 2 steps): pass 1 fails on both ranks; passes 2-3 run; pass 5 fails on rank 1.
+    server = _fault_server(tmp_path, two_head_models, "1:0,1;5:1")
+    try:
+        failed = server.finished(server.submit(_prompt(tmp_path, two_head_models, cfg=1.0, seed=1)))
+        assert failed["status"]["status_str"] == "error"
+        assert "injected fault in split pass 1 on rank 0" in json.dumps(failed["status"]["messages"])
+        # Both ranks left the pass the same way, showed it to each other, and go on.
+        server.video(server.finished(server.submit(_prompt(tmp_path, two_head_models, cfg=1.0, seed=2))), tmp_path / "a.mp4")
+
+        # Rank 1 alone fails inside a pass: rank 0 waits in that pass's exchange, which nothing but an
+        # exit ends. Rank 1 waits 3 s for rank 0 to end the prompt, then stops, and with it every rank.
+        server.submit(_prompt(tmp_path, two_head_models, cfg=1.0, seed=3))
+        assert _ended(server) != 0
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+    output = server.output()
+    assert "Rank 1 of 2 failed" in output and "rank 0 did not end the prompt within 3 s" in output, output
+
+
+def test_a_failure_inside_a_split_pass_on_rank_0_alone_stops_the_server(tmp_path: Path, two_head_models: Path) -> None:
+    server = _fault_server(tmp_path, two_head_models, "1:0")
+    try:
+        failed = server.finished(server.submit(_prompt(tmp_path, two_head_models, cfg=1.0)))
+        assert "injected fault in split pass 1 on rank 0" in json.dumps(failed["status"]["messages"])
+        assert _ended(server) == 1  # rank 1 waits in the exchange: rank 0 stops after 3 s, and every rank
+    finally:
+        if server.process.poll() is None:
+            server.stop()
+    output = server.output()
+    assert "the other ranks did not end the prompt within 3 s" in output, output
+    assert "Traceback" not in output
