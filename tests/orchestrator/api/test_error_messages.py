@@ -132,10 +132,19 @@ def test_an_unknown_field_suggests_the_near_parameter(api, token) -> None:
         server = _error(c.post("/api/generate", data={**SMALL, "vae": "x.safetensors"},
                                files={"image": ("in.png", png())}))
     assert near["field"] == "stepz"
-    assert near["message"].startswith("Unknown parameter 'stepz' (did you mean 'steps'?) for workflow i2v_480p@2. "
+    assert near["message"].startswith("Unknown parameter 'stepz' (did you mean 'steps'?) for workflow i2v_480p@3. "
                                       "Known: "), near["message"]
     assert "steps" in near["message"].split("Known: ")[1]
     assert far["field"] == "zzzzzz" and "did you mean" not in far["message"]
-    assert far["message"].startswith("Unknown parameter 'zzzzzz' for workflow i2v_480p@2. Known: ")
+    assert far["message"].startswith("Unknown parameter 'zzzzzz' for workflow i2v_480p@3. Known: ")
     assert server == {"code": "invalid_parameter", "field": "vae",
                       "message": "'vae' is set by the server and cannot be given in a request."}
+
+
+def test_a_shift_of_zero_is_refused_at_submission(api, token) -> None:
+    """The sampler refuses shift 0 (the scheduler has no sigmas then); the API says so before queueing."""
+    with api.client(token) as c:
+        err = _error(c.post("/api/generate", data={**SMALL, "shift": "0"}, files={"image": ("in.png", png())}))
+        listed = c.get("/api/jobs").json()
+    assert err["field"] == "shift" and "must be at least 0.1" in err["message"], err
+    assert listed["items"] == [] and listed["total"] == 0  # nothing queued

@@ -38,7 +38,7 @@ def test_submit_records_a_job_with_resolved_parameters(api, tokens) -> None:
         job = c.get(f"/api/jobs/{job_id}").json()
         same = c.get(f"/api/status/{job_id}").json()
     assert job == same
-    assert job["state"] == "queued" and job["queue_position"] == 1 and job["workflow"] == "i2v_480p@2"  # the latest
+    assert job["state"] == "queued" and job["queue_position"] == 1 and job["workflow"] == "i2v_480p@3"  # the latest
     assert job["parameters"]["steps"] == 2 and 0 <= job["seed"] < 2**53 and job["parameters"]["seed"] == job["seed"]
     stored = Image.open(api.services.jobs.get_job(job_id).image_path)
     assert stored.format == "PNG" and stored.size == (64, 48)
@@ -78,7 +78,7 @@ def test_a_cache_is_a_workflow_parameter(api, tokens) -> None:
     r = _submit(api, tokens["alice"], fields={**SMALL, "workflow": "i2v_480p", "cache": "magcache", "cache_threshold": "0.3"})
     assert r.status_code == 202, r.text
     job = api.services.jobs.get_job(r.json()["job_id"])
-    assert (job.workflow, job.workflow_version) == ("i2v_480p", 2)
+    assert (job.workflow, job.workflow_version) == ("i2v_480p", 3)
     assert (job.parameters["cache"], job.parameters["cache_threshold"]) == ("magcache", 0.3)
     bad = _submit(api, tokens["alice"], fields={**SMALL, "cache": "easycache"})
     err = bad.json()["error"]
@@ -155,7 +155,7 @@ def test_cancel_a_queued_job_at_once_and_refuse_twice(api, tokens) -> None:
 def test_workflows_list_client_parameters_only(api, tokens) -> None:
     with api.client(tokens["alice"]) as c:
         flows = {w["ref"]: w for w in c.get("/api/workflows").json()}
-    assert {"i2v_480p@1", "i2v_480p@2", "i2v_720p@1", "i2v_720p@2"} <= set(flows)
+    assert {"i2v_480p@1", "i2v_480p@2", "i2v_480p@3", "i2v_720p@1", "i2v_720p@2", "i2v_720p@3"} <= set(flows)
     params = {p["name"]: p for p in flows["i2v_480p@2"]["parameters"]}
     assert params["steps"]["min"] == 1 and params["steps"]["advanced"] and not params["prompt"]["advanced"]
     assert params["num_frames"]["step"] == 4 and flows["i2v_480p@2"]["fps"] == 16.0

@@ -45,7 +45,7 @@ def test_run_writes_the_mp4_and_a_json_summary(demo_models, start_image, tmp_pat
     assert (info.codec, info.width, info.height, info.num_frames, info.fps) == ("h264", 64, 48, 9, 16.0)
     assert info.pix_fmt == "yuv420p"
     assert summary["video"] == str(out) and Path(summary["poster"]).exists()
-    assert summary["workflow"] == "i2v_480p@2"  # the latest release
+    assert summary["workflow"] == "i2v_480p@3"  # the latest release
     assert summary["parameters"]["steps"] == 2
     assert {t["class_type"] for t in summary["timings"].values()} >= {"WanI2VSampler", "WanI2VDecode", "WanI2VSaveVideo"}
     assert summary["sampler"]["passes"]["cond"] == {"computed": 2, "skipped": 0}

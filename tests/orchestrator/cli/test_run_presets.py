@@ -54,13 +54,13 @@ def test_run_image_with_no_flags_uses_the_demo_preset_and_says_so(workdir: Path)
     proc = _cli(["run", "cat.png", "--prompt", "a cat turns its head", "--json"], workdir)
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["preset"] == "demo" and summary["workflow"] == "i2v_480p@2"
+    assert summary["preset"] == "demo" and summary["workflow"] == "i2v_480p@3"
     assert Path(summary["video"]) == workdir / "cat.mp4"
     info = probe_video(workdir / "cat.mp4")
     assert (info.width, info.height, info.num_frames) == (256, 144, 17)
     assert summary["parameters"]["diffusion_model"] == "wan2.1_i2v_480p_demo_tiny.safetensors"
     assert "demo model preset" in proc.stderr and "noise" in proc.stderr
-    assert "Running i2v_480p@2, 256x144, 17 frames, 8 steps" in proc.stderr
+    assert "Running i2v_480p@3, 256x144, 17 frames, 8 steps" in proc.stderr
     # Not a terminal: plain lines, no carriage-return bars; encode and decode report progress too.
     assert "\r" not in proc.stderr
     lines = proc.stderr.splitlines()

@@ -69,7 +69,7 @@ def test_the_demo_model_stands_in_and_is_described(demo_models: Path) -> None:
 def test_the_demo_model_in_plain_text(demo_models: Path) -> None:
     result = CliRunner().invoke(app, ["models", "check", "--models", str(demo_models)])
     assert result.exit_code == 0, result.output
-    assert "i2v_480p@2" in result.output and "i2v_720p@2" in result.output  # the latest versions
+    assert "i2v_480p@3" in result.output and "i2v_720p@3" in result.output  # the latest versions
     assert "the demo model stands in" in result.output
     assert "--variant i2v-14b-720p" in result.output
     assert "noise" in result.output  # the demo notice

@@ -89,7 +89,7 @@ def _sampler_stats(result):
 @pytest.mark.parametrize("name", ["i2v_480p", "i2v_720p"])
 def test_the_latest_quality_workflows_take_a_cache(name):
     workflow = get_workflow(name)
-    assert workflow.version == 2  # the newest release is the default
+    assert workflow.version == 3  # the newest release is the default
     assert {"cache", "cache_threshold", "compile"} <= set(workflow.manifest.names)
     assert "teacache_threshold" not in workflow.manifest.names
     assert "teacache_threshold" in get_workflow(f"{name}@1").manifest.names  # v1 stays as released
@@ -124,7 +124,7 @@ def test_bad_cache_values_are_refused_clearly():
         bind(workflow, {"cache": "easycache"}, image="start.png")
     with pytest.raises(WorkflowParameterError, match="Parameter 'cache_threshold' must be at least 0.0"):
         bind(workflow, {"cache": "magcache", "cache_threshold": -0.1}, image="start.png")
-    with pytest.raises(WorkflowParameterError, match="Unknown parameter 'teacache_threshold'.*i2v_480p@2"):
+    with pytest.raises(WorkflowParameterError, match="Unknown parameter 'teacache_threshold'.*i2v_480p@3"):
         bind(workflow, {"teacache_threshold": 0.2}, image="start.png")
 
 

@@ -17,7 +17,7 @@ from orchestrator.workflows.check import check_binding, check_workflow
 
 REPO = Path(__file__).resolve().parents[3]
 WORKFLOWS = [w.ref for w in list_workflows()]
-EXAMPLES = {"i2v_480p@2": "wan_i2v_480p.json", "i2v_720p@2": "wan_i2v_720p.json"}  # the latest releases
+EXAMPLES = {"i2v_480p@3": "wan_i2v_480p.json", "i2v_720p@3": "wan_i2v_720p.json"}  # the latest releases
 
 
 @pytest.mark.parametrize("ref", WORKFLOWS)

@@ -14,12 +14,12 @@ from orchestrator.workflows.lock import read_lock
 
 def test_released_workflows_are_listed():
     refs = [w.ref for w in list_workflows()]
-    assert {"i2v_480p@1", "i2v_480p@2", "i2v_720p@1", "i2v_720p@2"} <= set(refs)
+    assert {"i2v_480p@1", "i2v_480p@2", "i2v_480p@3", "i2v_720p@1", "i2v_720p@2", "i2v_720p@3"} <= set(refs)
     assert workflows_dir() == Path(__file__).resolve().parents[3] / "workflows"
 
 
 def test_lookup_by_name_and_version():
-    assert get_workflow("i2v_480p").ref == get_workflow("i2v_480p@2").ref == get_workflow("i2v_480p", 2).ref  # the latest
+    assert get_workflow("i2v_480p").ref == get_workflow("i2v_480p@3").ref == get_workflow("i2v_480p", 3).ref  # the latest
     assert get_workflow("i2v_480p@1").ref == get_workflow("i2v_480p", 1).ref == "i2v_480p@1"
     with pytest.raises(WorkflowNotFoundError, match="Known workflows: .*i2v_480p"):
         get_workflow("i2v_1080p")
@@ -66,7 +66,7 @@ def test_version_1_is_kept_as_released(name):
 def test_content_hash_is_stable_and_distinct():
     a, b = get_workflow("i2v_480p"), get_workflow("i2v_720p")
     assert len(a.content_hash) == 64
-    assert a.content_hash == get_workflow("i2v_480p@2").content_hash != get_workflow("i2v_480p@1").content_hash
+    assert a.content_hash == get_workflow("i2v_480p@3").content_hash != get_workflow("i2v_480p@2").content_hash
     assert a.content_hash != b.content_hash
 
 
@@ -96,17 +96,25 @@ def test_a_changed_released_file_is_reported(workflows_copy: Path):
 
 
 def test_a_new_version_must_be_locked(workflows_copy: Path):
-    shutil.copytree(workflows_copy / "i2v_480p" / "2", workflows_copy / "i2v_480p" / "3")
-    manifest = workflows_copy / "i2v_480p" / "3" / "manifest.json"
-    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 2', '"version": 3'), encoding="utf-8")
-    assert verify_lock() == ["i2v_480p@3 is not in the lock; run `wan-i2v workflows lock` to release it."]
-    assert get_workflow("i2v_480p").ref == "i2v_480p@3"  # latest
-    assert update_lock(workflows_copy) == ["i2v_480p@3"]
+    shutil.copytree(workflows_copy / "i2v_480p" / "3", workflows_copy / "i2v_480p" / "4")
+    manifest = workflows_copy / "i2v_480p" / "4" / "manifest.json"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace('"version": 3', '"version": 4'), encoding="utf-8")
+    assert verify_lock() == ["i2v_480p@4 is not in the lock; run `wan-i2v workflows lock` to release it."]
+    assert get_workflow("i2v_480p").ref == "i2v_480p@4"  # latest
+    assert update_lock(workflows_copy) == ["i2v_480p@4"]
     assert verify_lock() == []
 
 
 def test_a_removed_version_is_reported(workflows_copy: Path):
     shutil.rmtree(workflows_copy / "i2v_720p")
     assert verify_lock() == [
-        f"i2v_720p@{v} is in the lock but its folder is missing; released versions must stay." for v in (1, 2)
+        f"i2v_720p@{v} is in the lock but its folder is missing; released versions must stay." for v in (1, 2, 3)
     ]
+
+
+@pytest.mark.parametrize("name", ["i2v_480p", "i2v_720p"])
+def test_version_3_refuses_shift_zero_and_changes_nothing_else(name: str) -> None:
+    old, new = get_workflow(f"{name}@2"), get_workflow(f"{name}@3")
+    assert new.api == old.api and new.ui == old.ui
+    assert old.manifest.parameter("shift").min == 0.0 and new.manifest.parameter("shift").min == 0.1
+    assert [p.name for p in new.manifest.parameters] == [p.name for p in old.manifest.parameters]
