@@ -75,7 +75,7 @@ def finished_job(browser: Any, server: Any, output_dir: Path, tmp_path_factory: 
     text_file = files / "notes.txt"
     text_file.write_text("not an image")
     page.locator("input[type=file]").set_input_files(str(text_file))
-    page.get_by_role("alert").filter(has_text="is not a PNG, JPEG or WebP image").wait_for()
+    page.get_by_role("alert").filter(has_text="is not a PNG, JPEG, WebP, BMP or GIF image").wait_for()
     generate = page.get_by_role("button", name="Generate")
     assert generate.is_disabled()
     page.screenshot(path=output_dir / "02-generate-wrong-file.png", full_page=True)

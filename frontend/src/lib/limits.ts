@@ -5,8 +5,9 @@ export const IMAGE_LIMITS = {
   maxBytes: 20_000_000,
   maxPixels: 40_000_000,
   minSide: 16,
-  types: ["image/png", "image/jpeg", "image/webp"] as readonly string[],
-  accept: ".png,.jpg,.jpeg,.webp,image/png,image/jpeg,image/webp",
+  // The API also takes TIFF, which browsers other than Safari cannot show, so the page leaves it out.
+  types: ["image/png", "image/jpeg", "image/webp", "image/bmp", "image/gif"] as readonly string[],
+  accept: ".png,.jpg,.jpeg,.webp,.bmp,.gif,image/png,image/jpeg,image/webp,image/bmp,image/gif",
 };
 
 export type ImageLimits = typeof IMAGE_LIMITS;

@@ -4,7 +4,7 @@ import { useState } from "react";
 import { vi } from "vitest";
 import { I18nProvider } from "../../lib/i18n";
 import { IMAGE_LIMITS } from "../../lib/limits";
-import type { ImageInfo, SizeReader } from "./check";
+import { checkImage, type ImageInfo, type SizeReader } from "./check";
 import { Upload } from "./Upload";
 
 function file(name: string, type: string, bytes = 10): File {
@@ -48,10 +48,20 @@ describe("Upload", () => {
     render(<Harness readSize={readSize} onChange={onChange} />);
     // fireEvent, not userEvent: userEvent would filter the file by the input's accept attribute.
     fireEvent.change(screen.getByLabelText("Start image"), { target: { files: [file("notes.txt", "text/plain")] } });
-    expect(await screen.findByRole("alert")).toHaveTextContent("“notes.txt” is not a PNG, JPEG or WebP image.");
+    expect(await screen.findByRole("alert")).toHaveTextContent("“notes.txt” is not a PNG, JPEG, WebP, BMP or GIF image.");
     expect(readSize).not.toHaveBeenCalled();
-    expect(onChange).toHaveBeenLastCalledWith(null, "“notes.txt” is not a PNG, JPEG or WebP image.");
+    expect(onChange).toHaveBeenLastCalledWith(null, "“notes.txt” is not a PNG, JPEG, WebP, BMP or GIF image.");
     expect(screen.getByLabelText("Start image")).toHaveAttribute("aria-invalid", "true");
+  });
+
+  it("takes BMP and GIF (by extension when the browser names no type) and leaves TIFF to the API", async () => {
+    const readSize = async () => ({ width: 64, height: 48 });
+    for (const picked of [file("cat.bmp", "image/bmp"), file("cat.gif", ""), file("CAT.BMP", "")]) {
+      expect(await checkImage(picked, IMAGE_LIMITS, readSize)).toEqual({ image: { file: picked, width: 64, height: 48 } });
+    }
+    expect(IMAGE_LIMITS.accept.split(",")).toEqual(expect.arrayContaining([".bmp", ".gif", "image/bmp", "image/gif"]));
+    const tiff = file("scan.tiff", "image/tiff");
+    expect(await checkImage(tiff, IMAGE_LIMITS, readSize)).toEqual({ problem: { kind: "badType", vars: { name: "scan.tiff" } } });
   });
 
   it("refuses a file over the byte limit", async () => {

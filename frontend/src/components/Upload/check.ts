@@ -13,7 +13,14 @@ export type ImageProblem =
 
 export type SizeReader = (file: File) => Promise<ImageSize>;
 
-const EXTENSIONS: Record<string, string> = { png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", webp: "image/webp" };
+const EXTENSIONS: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  bmp: "image/bmp",
+  gif: "image/gif",
+};
 
 function typeOf(file: File): string {
   if (file.type) return file.type;

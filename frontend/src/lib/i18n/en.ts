@@ -27,7 +27,7 @@ export const en = {
   "upload.preview": "Preview of the start image",
   "upload.info": "{width} × {height} px, {size}",
   "upload.reading": "Reading the image…",
-  "upload.badType": "“{name}” is not a PNG, JPEG or WebP image.",
+  "upload.badType": "“{name}” is not a PNG, JPEG, WebP, BMP or GIF image.",
   "upload.tooLarge": "The image is {size}; the limit is {limit}.",
   "upload.tooManyPixels": "The image has {pixels} megapixels; the limit is {limit}.",
   "upload.tooSmall": "The image is {width} × {height} px; each side must be at least {min} px.",

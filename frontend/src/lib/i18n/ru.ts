@@ -29,7 +29,7 @@ export const ru: Record<MessageKey, Message> = {
   "upload.preview": "Предпросмотр начального кадра",
   "upload.info": "{width} × {height} пикс., {size}",
   "upload.reading": "Читаем картинку…",
-  "upload.badType": "«{name}» — не картинка PNG, JPEG или WebP.",
+  "upload.badType": "«{name}» — не картинка PNG, JPEG, WebP, BMP или GIF.",
   "upload.tooLarge": "Размер картинки {size}, а допустимо не больше {limit}.",
   "upload.tooManyPixels": "В картинке {pixels} мегапикселей, а допустимо не больше {limit}.",
   "upload.tooSmall": "Картинка {width} × {height} пикс.; каждая сторона должна быть не меньше {min} пикс.",
