@@ -33,8 +33,8 @@ def check_wan_workflow(client: ComfyClient, tmp_path: Path) -> None:
     prompt = bind(get_workflow("i2v_480p"), params, image=name)
     sampler_id = _node(prompt, "WanI2VSampler")
 
-    # The sampler's own check of shift (0 is in the widget's range for saved graphs): a 400 naming it.
-    flat = bind(get_workflow("i2v_480p"), {**params, "shift": 0.0}, image=name)
+    # The sampler's own check of shift, for graphs saved with 0 (version 2 still binds it): a 400 naming it.
+    flat = bind(get_workflow("i2v_480p@2"), {**params, "shift": 0.0}, image=name)
     refused = client.post_prompt(flat)
     assert refused.status_code == 400, refused.text
     error = refused.json()["node_errors"][sampler_id]["errors"][0]
