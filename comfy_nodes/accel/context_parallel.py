@@ -38,21 +38,16 @@ def set_pass_agreement(agree: Callable[[], None] | None) -> None:
     _before_pass = agree
 
 
-def before_pass(degree: int) -> None:
-    """Before one transformer pass of a run split `degree` ways: the ranks' agreement, when installed.
-    It raises Interrupted on every rank when rank 0 stops the run."""
-    if degree > 1 and _before_pass is not None:
-        _before_pass()
-
-
 @contextlib.contextmanager
 def split_pass(degree: int) -> Iterator[None]:
-    """One transformer pass of a run split `degree` ways, after the ranks' agreement.
+    """One transformer pass of a run split `degree` ways, after the ranks' agreement (when installed;
+    it raises Interrupted on every rank when rank 0 stops the run).
 
     A failure inside it is remembered: the other ranks may be waiting in this pass's exchange,
     which only a rank's exit ends (see `failed_inside_pass`)."""
     global _failed_inside_pass
-    before_pass(degree)
+    if degree > 1 and _before_pass is not None:
+        _before_pass()
     try:
         yield
     except BaseException:

@@ -146,8 +146,7 @@ class _Driver:
 
         # The socket opens before anything is submitted, so a fast prompt's end is not missed.
         self.stream = await self.client.connect_events(self.client_id)
-        entry = await self.client.history(self.prompt_id)
-        queued = await self.client.queue()
+        entry, queued = await self._look_up()
         follow = _Follow(submitted=time.monotonic())
         if entry is None and self.prompt_id not in queued:
             image = await self._upload(job)
@@ -170,6 +169,10 @@ class _Driver:
             entry = await self._follow(follow)
         return await self._finish(job, entry, follow, submitted_at)
 
+    async def _look_up(self) -> tuple[dict[str, Any] | None, Any]:
+        """This attempt's prompt on the instance: its history entry (None until it ends) and the queue."""
+        return await self.client.history(self.prompt_id), await self.client.queue()
+
     async def _await_other_delivery(self, job: Any) -> tuple[dict[str, Any] | None, Any]:
         """Another delivery of this attempt marked it running first; its submit may still be on the way.
 
@@ -179,8 +182,7 @@ class _Driver:
             raise _Stop
         deadline = time.monotonic() + self.limits.unreachable_s
         while True:
-            entry = await self.client.history(self.prompt_id)
-            queued = await self.client.queue()
+            entry, queued = await self._look_up()
             if entry is not None or self.prompt_id in queued:
                 return entry, queued
             if not await _db(self.store.is_current, self.job_id, self.attempt):

@@ -86,7 +86,8 @@ class Leader:
 
     def __init__(self, group: Any) -> None:
         self.group = group
-        self.lost: str | None = None  # why the followers are out of step, once they are (set by the runner)
+        # Why the followers are out of step, once they are (set by the runner, which then tells them nothing more).
+        self.lost: str | None = None
 
     def _send(self, *message: Any) -> None:
         import torch.distributed as dist

@@ -189,7 +189,6 @@ class Runner:
     ) -> None:
         self.queue = queue
         self.leader = leader  # the other ranks' lead when this server spans several GPUs (ranks.py)
-        self._followers_lost = False
         self.history = history
         self.bus = bus
         self._executor_factory = executor_factory
@@ -231,15 +230,13 @@ class Runner:
             self._tell_followers(self.leader.stop)
 
     def _tell_followers(self, message: Callable[[], None]) -> None:
-        if self._followers_lost:
+        if self.leader is None or self.leader.lost is not None:
             return
         try:
             message()
         except Exception as exc:  # a follower is gone or stuck: this server stops, and the launcher every rank
             log.error("the other ranks are out of step (%s); stopping", exc)
-            self._followers_lost = True
-            if self.leader is not None:
-                self.leader.lost = str(exc)
+            self.leader.lost = str(exc)
             self._stop.set()
             signal.raise_signal(signal.SIGTERM)  # the HTTP side goes down as on `kill`; the CLI exits non-zero
 

@@ -46,6 +46,14 @@ def test_drive_end_to_end(instances, store, settings, make_job) -> None:
     assert len(saved_videos(instances.started[0].data, job.id)) == 1
 
 
+async def _two_deliveries(store, settings, job_id: str, attempt: int, inst: Instance) -> list[str]:
+    """The same attempt driven twice: the second starts once the first has marked the job running."""
+    first = asyncio.create_task(drive(store, settings, job_id, attempt, inst))
+    await async_wait_until(lambda: store.get_job(job_id).state == "running", what="running")
+    second = asyncio.create_task(drive(store, settings, job_id, attempt, inst))
+    return sorted(await asyncio.gather(first, second))
+
+
 def test_second_delivery_of_an_attempt_follows_instead_of_resubmitting(instances, store, settings, make_job) -> None:
     (url,) = instances.start(1)
     register(store, "gpu0", url)
@@ -53,13 +61,7 @@ def test_second_delivery_of_an_attempt_follows_instead_of_resubmitting(instances
     claim = _claim(store)
     inst = Instance("gpu0", url)
 
-    async def main() -> list[str]:
-        first = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
-        await async_wait_until(lambda: store.get_job(job.id).state == "running", what="running")
-        second = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
-        return sorted(await asyncio.gather(first, second))
-
-    assert asyncio.run(main()) == ["stale", "succeeded"]
+    assert asyncio.run(_two_deliveries(store, settings, job.id, claim.attempt, inst)) == ["stale", "succeeded"]
     assert len(saved_videos(instances.started[0].data, job.id)) == 1  # ComfyUI ran it once
 
 
@@ -81,13 +83,7 @@ def test_second_delivery_during_the_first_ones_submit_follows(instances, store, 
 
     monkeypatch.setattr(comfy_client.ComfyClient, "submit", slow_first_submit)
 
-    async def main() -> list[str]:
-        first = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
-        await async_wait_until(lambda: store.get_job(job.id).state == "running", what="running")
-        second = asyncio.create_task(drive(store, settings, job.id, claim.attempt, inst))
-        return sorted(await asyncio.gather(first, second))
-
-    assert asyncio.run(main()) == ["stale", "succeeded"]
+    assert asyncio.run(_two_deliveries(store, settings, job.id, claim.attempt, inst)) == ["stale", "succeeded"]
     assert len(submits) == 1 and store.get_job(job.id).state == "succeeded"
     assert len(saved_videos(instances.started[0].data, job.id)) == 1
 
