@@ -12,16 +12,17 @@ plan says so; `"demo"` asks for that explicitly, `"workflow"` never substitutes.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from comfy_nodes import host
 from comfy_nodes.errors import ModelNotFoundError, ParameterError
@@ -34,6 +35,9 @@ from .comfy.outputs import sampler_stats
 from .errors import ModelFilesMissing, RunError
 from .workflows import Workflow, bind, get_workflow, resolve_parameters
 from .workflows.registry import canonical_json
+
+if TYPE_CHECKING:  # the executor loads with the run, not with the plan
+    from .executor import ValidatedPrompt
 
 ProgressCallback = Callable[[str, str, int, int], None]  # node_id, class_type, value, total
 
@@ -141,20 +145,15 @@ def execute_plan(plan: RunPlan, on_progress: ProgressCallback | None = None) -> 
     from comfy_nodes import NODE_CLASS_MAPPINGS
     from comfy_nodes.video import ffmpeg
 
-    from .executor import Executor, validate_prompt
+    from .executor import Executor
 
     request = plan.request
-    host.set_models_dir(request.models)
-    with tempfile.TemporaryDirectory(prefix="wan-i2v-run-") as tmp:
-        tmp_path = Path(tmp)
-        with host.io_dirs_set_to(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp"):
-            shutil.copyfile(request.image, host.input_dir() / plan.image_name)
-            validated = validate_prompt(plan.prompt, NODE_CLASS_MAPPINGS)
-            hooks = _progress_hooks(plan.prompt, on_progress)
-            started = time.perf_counter()
-            result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
-            total = time.perf_counter() - started
-            video, poster = _collect(result.outputs, request.out)
+    with _run_folders(plan) as validated:
+        hooks = _progress_hooks(plan.prompt, on_progress)
+        started = time.perf_counter()
+        result = Executor(NODE_CLASS_MAPPINGS).execute(validated, "cli-run", hooks)
+        total = time.perf_counter() - started
+        video, poster = _collect(result.outputs, request.out)
 
     info = ffmpeg.probe_video(video)
     return {
@@ -516,6 +515,32 @@ def _is_literal(value: Any) -> bool:
 
 
 # ---------------------------------------------------------------- running
+
+
+def follow_plan(plan: RunPlan) -> None:
+    """A rank after the first of a run split over GPUs: the plan's samplers and what they need.
+    Their passes are the split work; rank 0 decodes and writes the video."""
+    from comfy_nodes import NODE_CLASS_MAPPINGS
+
+    from .executor import Executor
+
+    with _run_folders(plan) as validated:
+        Executor(NODE_CLASS_MAPPINGS).execute(validated.for_followers(NODE_CLASS_MAPPINGS), "cli-run")
+
+
+@contextlib.contextmanager
+def _run_folders(plan: RunPlan) -> Iterator[ValidatedPrompt]:
+    """The plan's prompt, validated, inside private input/output folders that hold its start image."""
+    from comfy_nodes import NODE_CLASS_MAPPINGS
+
+    from .executor import validate_prompt
+
+    host.set_models_dir(plan.request.models)
+    with tempfile.TemporaryDirectory(prefix="wan-i2v-run-") as tmp:
+        tmp_path = Path(tmp)
+        with host.io_dirs_set_to(input=tmp_path / "input", output=tmp_path / "output", temp=tmp_path / "temp"):
+            shutil.copyfile(plan.request.image, host.input_dir() / plan.image_name)
+            yield validate_prompt(plan.prompt, NODE_CLASS_MAPPINGS)
 
 
 def _progress_hooks(prompt: dict[str, Any], on_progress: ProgressCallback | None) -> Any:

@@ -51,6 +51,9 @@ class WanI2VSampler:
     FUNCTION = "sample"
     CATEGORY = CATEGORY
     DESCRIPTION = "Samples a WAN 2.1 I2V video latent. Reports progress every step and stops between steps on interrupt."
+    # Its transformer passes are split over the ranks of a multi-GPU server: every rank runs it and what
+    # it needs; the nodes after it run on rank 0 alone (orchestrator/comfy/server/ranks.py).
+    SPLITS_PASSES = True
 
     def sample(
         self,

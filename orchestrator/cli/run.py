@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-import tempfile
 from pathlib import Path
 from typing import Annotated, Any, TextIO
 
@@ -151,12 +150,10 @@ def run(
     """Run a workflow on an image and a prompt and write the video."""
     if cp_ulysses < 1:
         raise typer.BadParameter(f"N must be 1 or more; got {cp_ulysses}.", param_hint="--cp-ulysses")
-    from ..runner import DEFAULT_WORKFLOW, RunRequest, default_out, execute_plan, plan_run
+    from ..runner import DEFAULT_WORKFLOW, RunRequest, default_out, execute_plan, follow_plan, plan_run
     from . import ranks
 
     as_rank = ranks.is_rank()
-    if as_rank and ranks.rank() > 0:  # rank 0 reports and writes the video; the others work quietly
-        out = Path(tempfile.mkdtemp(prefix="wan-i2v-rank-")) / (out or Path("out.mp4")).name
 
     workflow, start = _workflow_and_image(args or [], image)
     params: dict[str, Any] = {**parse_sets(set_), "prompt": prompt}
@@ -180,6 +177,9 @@ def run(
                 progress.note(line)
             progress.note(plan.describe())
             with ranks.process_group() if as_rank else contextlib.nullcontext():
+                if as_rank and ranks.rank() > 0:  # rank 0 reports and writes the video; the others sample quietly
+                    follow_plan(plan)
+                    return
                 summary = execute_plan(plan, progress)
     if ranks_exit is not None:
         raise typer.Exit(ranks_exit)

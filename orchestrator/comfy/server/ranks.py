@@ -1,7 +1,8 @@
 """One embedded server on N GPUs: rank 0 serves and runs prompts, ranks 1..N-1 follow it.
 
-Every rank runs each prompt with its own executor on the same inputs, so the sampler splits
-its transformer passes over the ranks (context parallelism, docs/multi-gpu.md). Rank 0
+Every rank runs each prompt's samplers and what they need with its own executor on the same
+inputs, so each sampler splits its transformer passes over the ranks (context parallelism,
+docs/multi-gpu.md); what comes after the samplers (decode, save) runs on rank 0 alone. Rank 0
 leads over a gloo group of its own: it sends each prompt, `/free` and the stop to the
 followers, and the word "pass" before every split transformer pass. After each prompt,
 whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
@@ -27,7 +28,7 @@ from typing import Any
 from comfy_nodes import host
 from comfy_nodes.accel import context_parallel
 from comfy_nodes.errors import Interrupted
-from orchestrator.executor import ExecutionFailed, ExecutionInterrupted, Executor
+from orchestrator.executor import ExecutionFailed, ExecutionInterrupted, Executor, ValidatedPrompt
 
 from orchestrator.errors import OrchestratorError
 
@@ -153,7 +154,7 @@ class Follower:
         """The follower's loop; returns on "stop", raises RankOutOfStep when out of step."""
         context_parallel.set_pass_agreement(self._agree_to_pass)
         with tempfile.TemporaryDirectory(prefix="wan-i2v-rank-") as scratch:
-            # Same inputs as rank 0; what it saves goes to a scratch folder (rank 0 writes the video).
+            # Same inputs as rank 0; what a node before a sampler saves goes to a scratch folder.
             host.set_io_dirs(input=self.input_dir, output=Path(scratch), temp=Path(scratch))
             while True:
                 message = self._receive()
@@ -167,12 +168,12 @@ class Follower:
                 else:
                     raise RankOutOfStep(f"told {message[0]!r} between prompts")
 
-    def _run(self, validated: Any, prompt_id: str, extra_data: dict[str, Any]) -> None:
+    def _run(self, validated: ValidatedPrompt, prompt_id: str, extra_data: dict[str, Any]) -> None:
         import torch.distributed as dist
 
         self._ended, self._settle = False, False
         try:
-            self.executor.execute(validated, prompt_id, extra_data=extra_data)
+            self.executor.execute(validated.for_followers(self.node_classes), prompt_id, extra_data=extra_data)
         except ExecutionInterrupted:
             log.info("prompt %s stopped with rank 0", prompt_id)
         except ExecutionFailed as exc:

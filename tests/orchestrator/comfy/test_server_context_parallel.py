@@ -26,6 +26,7 @@ from comfy_nodes.accel import context_parallel
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 SAMPLER = "10"  # the sampler's node id in i2v_480p@2
+SAVE = "12"
 
 pytestmark = pytest.mark.e2e
 
@@ -107,6 +108,10 @@ class Server:
                 os.killpg(self.process.pid, signal.SIGKILL)
 
 
+def _cached(entry: dict[str, Any]) -> list[str]:
+    return [node for event, data in entry["status"]["messages"] if event == "execution_cached" for node in data["nodes"]]
+
+
 def _interrupt_while_sampling(server: Server, prompt: dict[str, Any]) -> dict[str, Any]:
     client_id = uuid.uuid4().hex
     with connect(f"ws://127.0.0.1:{server.port}/ws?clientId={client_id}", open_timeout=10) as ws:
@@ -132,6 +137,14 @@ def test_a_split_server_makes_the_video_of_one_process_and_survives_an_interrupt
         split_frames = split.video(first, tmp_path / "split.mp4")
         (stats,) = [s for ui in first["outputs"].values() for s in ui.get("wan_stats", [])]
         assert stats["context_parallel"] == {"ulysses": 2}
+
+        # Only the file name changes: the sampler is cached on both ranks (the follower runs no decode
+        # or save, so it has nothing to re-run) and rank 0 saves again without a pass.
+        renamed = _prompt(tmp_path, two_head_models)
+        renamed[SAVE]["inputs"]["filename_prefix"] = "renamed"
+        resaved = split.finished(split.submit(renamed), timeout=60)
+        assert split.video(resaved, tmp_path / "renamed.mp4") == split_frames
+        assert SAMPLER in _cached(resaved)
 
         # Rank 0 stops between two passes; the other rank is told so and stops too, instead of
         # waiting in the next exchange: the next prompt runs on both.

@@ -165,3 +165,30 @@ def test_switching_models_releases_the_old_one_before_the_new_loader_runs():
     assert loaded["480p.safetensors"]() is None and loaded["720p.safetensors"]() is not None
     run("720p.safetensors")  # the same file again is reused, not reloaded
     assert len(alive_when_loading) == 2
+
+
+def test_followers_run_the_samplers_and_their_inputs_and_cache_them_as_rank_0_does(fake):
+    """A split server's followers run `for_followers` of each prompt: a sampler (a class with
+    SPLITS_PASSES, here Add) must run on every rank or on none, or one rank waits in a pass alone."""
+    fake.classes["Add"].SPLITS_PASSES = True
+    leader, follower = Executor(fake.classes), Executor(fake.classes)
+    # A new label (node 5, beside the sampler) or nothing new: no sampler runs; a new seed: it runs.
+    prompts = [prompt(), prompt(label="y"), prompt(seed=2, label="y"), prompt(seed=2, label="y"), prompt(seed=3)]
+    sampled = []
+    for index, p in enumerate(prompts):
+        validated = validate_prompt(p, fake.classes)
+        assert validated.for_followers(fake.classes).outputs == ["3"]
+        ran = leader.execute(validated, f"p{index}").executed
+        followed = follower.execute(validated.for_followers(fake.classes), f"p{index}").executed
+        assert set(followed) <= {"1", "2", "3"}, followed  # nothing after the sampler, nothing beside it
+        sampled.append(("3" in ran, "3" in followed))
+    assert sampled == [(True, True), (False, False), (True, True), (False, False), (True, True)]
+    assert fake.calls.count("ShowInt") == 3 and fake.calls.count("Show") == 3  # rank 0's alone
+
+
+def test_a_prompt_without_a_sampler_runs_nothing_on_the_followers(fake):
+    fake.classes["Add"].SPLITS_PASSES = True
+    only_settings = {k: v for k, v in prompt().items() if k in ("5", "6")}
+    validated = validate_prompt(only_settings, fake.classes)
+    assert validated.for_followers(fake.classes).outputs == []
+    assert Executor(fake.classes).execute(validated.for_followers(fake.classes), "p").executed == []
