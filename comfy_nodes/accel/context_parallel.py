@@ -26,16 +26,17 @@ CP_ENV = "WAN_I2V_CP_ULYSSES"
 # 1: ranks without GPUs split on the CPU over gloo (slow; to try the whole path on any machine).
 GLOO_ENV = "WAN_I2V_CP_GLOO"
 _enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
-# Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called before every
-# transformer pass of a split run, so that all ranks agree to run it (or all stop).
-_before_pass: Callable[[], None] | None = None
+# Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called with "pass"
+# before every transformer pass of a split run, so that all ranks agree to run it (or all stop), and
+# with "sampled" when a split sampling run has ended well, so that its result exists on all or none.
+_agree: Callable[[str], None] | None = None
 _failed_inside_pass = False
 
 
-def set_pass_agreement(agree: Callable[[], None] | None) -> None:
-    """Install (or remove, with None) what every rank calls before each split transformer pass."""
-    global _before_pass
-    _before_pass = agree
+def set_agreement(agree: Callable[[str], None] | None) -> None:
+    """Install (or remove, with None) what every rank calls before each split pass and after each split run."""
+    global _agree
+    _agree = agree
 
 
 @contextlib.contextmanager
@@ -46,14 +47,24 @@ def split_pass(degree: int) -> Iterator[None]:
     A failure inside it is remembered: the other ranks may be waiting in this pass's exchange,
     which only a rank's exit ends (see `failed_inside_pass`)."""
     global _failed_inside_pass
-    if degree > 1 and _before_pass is not None:
-        _before_pass()
+    if degree > 1 and _agree is not None:
+        _agree("pass")
     try:
         yield
     except BaseException:
         if degree > 1:
             _failed_inside_pass = True
         raise
+
+
+def sampled(degree: int) -> None:
+    """The end of a sampling run split `degree` ways, the last thing before its result is returned.
+
+    Rank 0 can still fail after its last pass (an interrupt at the last step's tick, say): then every
+    rank stops here, as at a pass, and none caches a result the others lack. A follower whose next
+    prompt found its sampler cached where rank 0's was not would wait for a pass rank 0 runs alone."""
+    if degree > 1 and _agree is not None:
+        _agree("sampled")
 
 
 def failed_inside_pass() -> bool:

@@ -129,7 +129,9 @@ def sample(
     stats["sampling_seconds"] = round(time.perf_counter() - started, 4)
     # Without TeaCache every pass is computed; report the same shape either way.
     stats.setdefault("passes", {branch: {"computed": steps, "skipped": 0} for branch in contexts})
-    return Latent(samples=latents.cpu(), num_frames=image.num_frames, stats=stats)
+    result = Latent(samples=latents.cpu(), num_frames=image.num_frames, stats=stats)
+    context_parallel.sampled(degree)  # split: every rank returns its result, or none does
+    return result
 
 
 @contextlib.contextmanager

@@ -4,8 +4,9 @@ Every rank runs each prompt's samplers and what they need with its own executor 
 inputs, so each sampler splits its transformer passes over the ranks (context parallelism,
 docs/multi-gpu.md); what comes after the samplers (decode, save) runs on rank 0 alone. Rank 0
 leads over a gloo group of its own: it sends each prompt, `/free` and the stop to the
-followers, and the word "pass" before every split transformer pass. After each prompt,
-whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
+followers, the word "pass" before every split transformer pass and "sampled" when a split
+sampler has ended well (so a sampler's result is cached on every rank or on none). After each
+prompt, whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
 that prompt like an interrupt. So an interrupt or a failure on rank 0 never leaves a
 follower waiting in an exchange that rank 0 will not join. A follower that falls out of step
 (it failed where rank 0 did not) exits, and the launcher then stops every rank: the server
@@ -96,7 +97,7 @@ class Leader:
         dist.broadcast_object_list([message], src=0, group=self.group)
 
     def run(self, validated: Any, prompt_id: str, extra_data: Mapping[str, Any]) -> None:
-        context_parallel.set_pass_agreement(lambda: self._send("pass"))
+        context_parallel.set_agreement(lambda word: self._send(word))
         self._send("run", validated, prompt_id, dict(extra_data))
 
     def end(self, failed_inside_pass: bool = False) -> None:
@@ -141,18 +142,18 @@ class Follower:
         dist.broadcast_object_list(box, src=0, group=self.group)
         return box[0]
 
-    def _agree_to_pass(self) -> None:
+    def _agree(self, word: str) -> None:
+        """Before a split pass ("pass") or at the end of a split sampling run ("sampled")."""
         message = self._receive()
-        word = message[0]
-        if word == "end":  # rank 0 stopped this prompt before this pass
+        if message[0] == "end":  # rank 0 stopped this prompt before this point
             self._ended, self._settle = True, bool(message[1])
             raise Interrupted("rank 0 stopped the prompt")
-        if word != "pass":
-            raise RankOutOfStep(f"told {word!r} before a transformer pass")
+        if message[0] != word:
+            raise RankOutOfStep(f"told {message[0]!r} where rank 0 should say {word!r}")
 
     def serve(self) -> None:
         """The follower's loop; returns on "stop", raises RankOutOfStep when out of step."""
-        context_parallel.set_pass_agreement(self._agree_to_pass)
+        context_parallel.set_agreement(self._agree)
         with tempfile.TemporaryDirectory(prefix="wan-i2v-rank-") as scratch:
             # Same inputs as rank 0; what a node before a sampler saves goes to a scratch folder.
             host.set_io_dirs(input=self.input_dir, output=Path(scratch), temp=Path(scratch))
@@ -183,6 +184,8 @@ class Follower:
             # Failed inside a pass alone, this rank left rank 0 in that pass's exchange: no "end" comes.
             wait = settle_seconds() if failed_inside_pass else None
             message = self._receive() if wait is None else _within(wait, self._receive, "rank 0 did not end the prompt")
+            if message[0] == "sampled":  # rank 0 got through that pass and its sampler: it waits in no exchange
+                message = self._receive()
             if message[0] != "end":
                 raise RankOutOfStep(f"rank 0 went on ({message[0]!r}) after this rank's prompt {prompt_id} ended")
             self._settle = bool(message[1])

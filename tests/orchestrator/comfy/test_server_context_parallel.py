@@ -167,12 +167,12 @@ def test_a_split_server_makes_the_video_of_one_process_and_survives_an_interrupt
     assert split_frames == reference
 
 
-def _fault_server(tmp_path: Path, models: Path, faults: str) -> Server:
+def _fault_server(tmp_path: Path, models: Path, faults: str, **env: str) -> Server:
     """A split server whose passes fail where `faults` says (pass_faults/sitecustomize.py)."""
     from orchestrator.comfy.server import ranks
 
     extra = {"PYTHONPATH": f"{HERE / 'pass_faults'}{os.pathsep}{ROOT}", "TEST_PASS_FAULTS": faults,
-             ranks.SETTLE_ENV: "3"}  # fmt: skip
+             ranks.SETTLE_ENV: "3", **env}  # fmt: skip
     return Server(tmp_path, models, "--cp-ulysses", "2", env=extra)
 
 
@@ -218,3 +218,29 @@ def test_a_failure_inside_a_split_pass_on_rank_0_alone_stops_the_server(tmp_path
     output = server.output()
     assert "the other ranks did not end the prompt within 3 s" in output, output
     assert "Traceback" not in output
+
+
+def test_failures_after_the_last_pass_leave_the_ranks_in_step(tmp_path: Path, two_head_models: Path) -> None:
+    # cfg 1, 2 steps: two passes a prompt. Pass 2 fails on rank 0 after its exchanges, as a late
+    # interrupt does at the last step's tick; pass 4 on rank 1, while rank 0 then decodes for longer
+    # than the 3 s the ranks give each other after a failure inside a pass.
+    server = _fault_server(tmp_path, two_head_models, "2a:0;4a:1", TEST_SLOW_DECODE_S="5")
+    try:
+        prompt = _prompt(tmp_path, two_head_models, cfg=1.0, seed=1)
+        failed = server.finished(server.submit(prompt))
+        assert "injected fault after the exchanges of split pass 2 on rank 0" in json.dumps(failed["status"]["messages"])
+
+        # Rank 1 stopped at the sampler's end too, so it holds no sampled latent that rank 0 lacks:
+        # the same prompt samples on both ranks again instead of leaving rank 0 in a pass alone.
+        again = server.finished(server.submit(prompt))
+        frames = server.video(again, tmp_path / "again.mp4")
+        assert SAMPLER not in _cached(again)
+
+        # Rank 1 failed after pass 4's exchanges and saw rank 0 end its sampler, so it waited for the
+        # end of the prompt however long the decode took: the server still runs.
+        assert server.process.poll() is None, server.output()
+        later = server.finished(server.submit(_prompt(tmp_path, two_head_models, cfg=1.0, seed=2)))
+        assert len(server.video(later, tmp_path / "later.mp4")) == len(frames)
+    finally:
+        code = server.stop()
+    assert code == 0, server.output()
