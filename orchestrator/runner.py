@@ -523,9 +523,11 @@ def follow_plan(plan: RunPlan) -> None:
     from comfy_nodes import NODE_CLASS_MAPPINGS
 
     from .executor import Executor
+    from .executor.followers import followers_part
 
+    # No rank 0 sends them inputs here: they encode the text and the image themselves.
     with _run_folders(plan) as validated:
-        Executor(NODE_CLASS_MAPPINGS).execute(validated.for_followers(NODE_CLASS_MAPPINGS), "cli-run")
+        Executor(NODE_CLASS_MAPPINGS).execute(followers_part(validated, NODE_CLASS_MAPPINGS, inputs_sent=False), "cli-run")
 
 
 @contextlib.contextmanager

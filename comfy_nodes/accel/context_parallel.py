@@ -27,16 +27,44 @@ CP_ENV = "WAN_I2V_CP_ULYSSES"
 GLOO_ENV = "WAN_I2V_CP_GLOO"
 _enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
 # Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called with "pass"
-# before every transformer pass of a split run, so that all ranks agree to run it (or all stop), and
-# with "sampled" when a split sampling run has ended well, so that its result exists on all or none.
-_agree: Callable[[str], None] | None = None
+# before every transformer pass of a split run, so that all ranks agree to run it (or all stop); with
+# "sampled" when a split sampling run has ended well, so that its result exists on all or none; and
+# with "inputs" and a split sampler's inputs, which rank 0 sends and the followers get. It returns
+# the payload as rank 0 sent it.
+_agree: Callable[[str, Any], Any] | None = None
 _failed_inside_pass = False
 
 
-def set_agreement(agree: Callable[[str], None] | None) -> None:
-    """Install (or remove, with None) what every rank calls before each split pass and after each split run."""
+def set_agreement(agree: Callable[[str, Any], Any] | None) -> None:
+    """Install (or remove, with None) what every rank of a split server calls at each of those points."""
     global _agree
     _agree = agree
+
+
+def from_rank_0(*values: Any) -> tuple[Any, ...]:
+    """A split sampler's inputs other than its model, as rank 0 has them (on the CPU).
+
+    The followers of a split server build only the model (orchestrator/executor/followers.py) and get
+    the embeddings rank 0 computed here; rank 0 sends them. Anywhere else this returns `values`."""
+    if requested_degree() < 2 or _agree is None:
+        return values
+    return tuple(_agree("inputs", tuple(_on_cpu(v) for v in values)))
+
+
+def _on_cpu(value: Any) -> Any:
+    """`value` with its tensors (also inside dataclasses, lists and tuples) on the CPU: a CUDA tensor
+    sent to another rank would arrive on rank 0's GPU."""
+    import dataclasses
+
+    import torch
+
+    if isinstance(value, torch.Tensor):
+        return value.cpu()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.replace(value, **{f.name: _on_cpu(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_on_cpu(v) for v in value)
+    return value
 
 
 @contextlib.contextmanager
@@ -48,7 +76,7 @@ def split_pass(degree: int) -> Iterator[None]:
     which only a rank's exit ends (see `failed_inside_pass`)."""
     global _failed_inside_pass
     if degree > 1 and _agree is not None:
-        _agree("pass")
+        _agree("pass", None)
     try:
         yield
     except BaseException:
@@ -64,7 +92,7 @@ def sampled(degree: int) -> None:
     rank stops here, as at a pass, and none caches a result the others lack. A follower whose next
     prompt found its sampler cached where rank 0's was not would wait for a pass rank 0 runs alone."""
     if degree > 1 and _agree is not None:
-        _agree("sampled")
+        _agree("sampled", None)
 
 
 def failed_inside_pass() -> bool:

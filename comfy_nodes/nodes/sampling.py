@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..accel import context_parallel
 from ..pipeline import decode, defaults, sampling
 from ..pipeline.types import ImageEmbeds, Latent, TextEmbeds, Vae, WanModel
 
@@ -51,9 +52,11 @@ class WanI2VSampler:
     FUNCTION = "sample"
     CATEGORY = CATEGORY
     DESCRIPTION = "Samples a WAN 2.1 I2V video latent. Reports progress every step and stops between steps on interrupt."
-    # Its transformer passes are split over the ranks of a multi-GPU server: every rank runs it and what
-    # it needs; the nodes after it run on rank 0 alone (orchestrator/comfy/server/ranks.py).
+    # Its transformer passes are split over the ranks of a multi-GPU server: every rank runs it and builds
+    # its model; rank 0 alone runs the encoders, sends their embeddings, and runs what comes after
+    # (orchestrator/executor/followers.py).
     SPLITS_PASSES = True
+    BUILT_ON_EVERY_RANK = ("model",)
 
     def sample(
         self,
@@ -67,6 +70,7 @@ class WanI2VSampler:
         scheduler: str = "unipc",
         teacache: object | None = None,
     ) -> dict:
+        text_embeds, image_embeds, teacache = context_parallel.from_rank_0(text_embeds, image_embeds, teacache)
         latent = sampling.sample(
             model, text_embeds, image_embeds, steps=steps, cfg=cfg, shift=shift, seed=seed, scheduler=scheduler, teacache=teacache
         )

@@ -9,7 +9,6 @@ Messages name the node, its class and the input, and say what is allowed.
 from __future__ import annotations
 
 import copy
-import dataclasses
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,18 +37,6 @@ class ValidatedPrompt:
     prompt: dict[str, Any]
     outputs: list[str]  # output node ids that passed, in id order
     node_errors: dict[str, Any] = field(default_factory=dict)  # why other outputs were dropped
-
-    def for_followers(self, node_classes: Mapping[str, type]) -> ValidatedPrompt:
-        """What the follower ranks of a run split over GPUs execute: the samplers (classes with
-        `SPLITS_PASSES`) among the nodes the outputs need, and what those samplers need.
-
-        Decode and save are rank 0's alone. A node's cache key depends only on what it needs, so a
-        sampler is cached on every rank alike: a prompt that changes only what comes after it (a file
-        name, say) runs no pass anywhere, and one that changes it runs its passes everywhere."""
-        needed = upstream(self.prompt, self.outputs)
-        samplers = [n for n in sorted(needed, key=node_sort_key)
-                    if getattr(node_classes[self.prompt[n]["class_type"]], "SPLITS_PASSES", False)]  # fmt: skip
-        return dataclasses.replace(self, outputs=samplers)
 
 
 def validate_prompt(prompt: Any, node_classes: Mapping[str, type], *, targets: Collection[str] | None = None) -> ValidatedPrompt:

@@ -1,12 +1,13 @@
 """One embedded server on N GPUs: rank 0 serves and runs prompts, ranks 1..N-1 follow it.
 
-Every rank runs each prompt's samplers and what they need with its own executor on the same
-inputs, so each sampler splits its transformer passes over the ranks (context parallelism,
-docs/multi-gpu.md); what comes after the samplers (decode, save) runs on rank 0 alone. Rank 0
+Every rank runs each prompt's samplers with its own executor, so each sampler splits its
+transformer passes over the ranks (context parallelism, docs/multi-gpu.md). The followers build
+the sampler's model themselves; rank 0 alone runs the encoders and sends their embeddings, and
+runs what comes after the samplers (decode, save; orchestrator/executor/followers.py). Rank 0
 leads over a gloo group of its own: it sends each prompt, `/free` and the stop to the
-followers, the word "pass" before every split transformer pass and "sampled" when a split
-sampler has ended well (so a sampler's result is cached on every rank or on none). After each
-prompt, whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
+followers, a split sampler's inputs, the word "pass" before every split transformer pass, and
+"sampled" when a split sampler has ended well (so its result is cached on every rank or none).
+After each prompt, whatever its ending, it sends "end". A follower that is mid-sampling when "end" comes stops
 that prompt like an interrupt. So an interrupt or a failure on rank 0 never leaves a
 follower waiting in an exchange that rank 0 will not join. A follower that falls out of step
 (it failed where rank 0 did not) exits, and the launcher then stops every rank: the server
@@ -30,6 +31,7 @@ from comfy_nodes import host
 from comfy_nodes.accel import context_parallel
 from comfy_nodes.errors import Interrupted
 from orchestrator.executor import ExecutionFailed, ExecutionInterrupted, Executor, ValidatedPrompt
+from orchestrator.executor.followers import followers_part
 
 from orchestrator.errors import OrchestratorError
 
@@ -96,8 +98,12 @@ class Leader:
 
         dist.broadcast_object_list([message], src=0, group=self.group)
 
+    def _agree(self, word: str, payload: Any) -> Any:
+        self._send(word, payload)
+        return payload
+
     def run(self, validated: Any, prompt_id: str, extra_data: Mapping[str, Any]) -> None:
-        context_parallel.set_agreement(lambda word: self._send(word))
+        context_parallel.set_agreement(self._agree)
         self._send("run", validated, prompt_id, dict(extra_data))
 
     def end(self, failed_inside_pass: bool = False) -> None:
@@ -142,14 +148,15 @@ class Follower:
         dist.broadcast_object_list(box, src=0, group=self.group)
         return box[0]
 
-    def _agree(self, word: str) -> None:
-        """Before a split pass ("pass") or at the end of a split sampling run ("sampled")."""
+    def _agree(self, word: str, payload: Any) -> Any:
+        """Where rank 0 says `word` (context_parallel.set_agreement); returns what rank 0 sent with it."""
         message = self._receive()
         if message[0] == "end":  # rank 0 stopped this prompt before this point
             self._ended, self._settle = True, bool(message[1])
             raise Interrupted("rank 0 stopped the prompt")
         if message[0] != word:
             raise RankOutOfStep(f"told {message[0]!r} where rank 0 should say {word!r}")
+        return message[1]
 
     def serve(self) -> None:
         """The follower's loop; returns on "stop", raises RankOutOfStep when out of step."""
@@ -174,7 +181,7 @@ class Follower:
 
         self._ended, self._settle = False, False
         try:
-            self.executor.execute(validated.for_followers(self.node_classes), prompt_id, extra_data=extra_data)
+            self.executor.execute(followers_part(validated, self.node_classes, inputs_sent=True), prompt_id, extra_data=extra_data)
         except ExecutionInterrupted:
             log.info("prompt %s stopped with rank 0", prompt_id)
         except ExecutionFailed as exc:

@@ -8,6 +8,7 @@ import weakref
 import pytest
 
 from orchestrator.executor import ExecutionFailed, Executor, validate_prompt
+from orchestrator.executor.followers import followers_part
 
 
 def prompt(seed: int = 1, label: str = "x") -> dict:
@@ -167,28 +168,56 @@ def test_switching_models_releases_the_old_one_before_the_new_loader_runs():
     assert len(alive_when_loading) == 2
 
 
-def test_followers_run_the_samplers_and_their_inputs_and_cache_them_as_rank_0_does(fake):
-    """A split server's followers run `for_followers` of each prompt: a sampler (a class with
-    SPLITS_PASSES, here Add) must run on every rank or on none, or one rank waits in a pass alone."""
-    fake.classes["Add"].SPLITS_PASSES = True
+@pytest.mark.parametrize("inputs_sent", [False, True], ids=["encoding", "sent"])
+def test_followers_run_the_samplers_and_cache_them_as_rank_0_does(fake, inputs_sent):
+    """A split run's followers run `followers_part` of each prompt: a sampler (a class with
+    SPLITS_PASSES) must run on every rank or on none, or one rank waits in a pass alone."""
+
+    class Sampler:  # builds its "model" (a) on every rank; b is an "embedding", which rank 0 may send
+        SPLITS_PASSES = True
+        BUILT_ON_EVERY_RANK = ("a",)
+
+        @classmethod
+        def INPUT_TYPES(cls) -> dict:
+            return {"required": {"a": ("INT", {}), "b": ("INT", {})}}
+
+        RETURN_TYPES = ("INT",)
+        FUNCTION = "sample"
+
+        def sample(self, a, b):
+            fake.calls.append("Sampler")
+            return (a,)
+
+    fake.classes["Sampler"] = Sampler
+
+    def split_prompt(seed: int = 1, label: str = "x") -> dict:
+        p = prompt(seed, label)
+        p["3"]["class_type"] = "Sampler"
+        return p
+
     leader, follower = Executor(fake.classes), Executor(fake.classes)
     # A new label (node 5, beside the sampler) or nothing new: no sampler runs; a new seed: it runs.
-    prompts = [prompt(), prompt(label="y"), prompt(seed=2, label="y"), prompt(seed=2, label="y"), prompt(seed=3)]
+    prompts = [split_prompt(), split_prompt(label="y"), split_prompt(seed=2, label="y"), split_prompt(seed=2, label="y"),
+               split_prompt(seed=3)]  # fmt: skip
     sampled = []
     for index, p in enumerate(prompts):
         validated = validate_prompt(p, fake.classes)
-        assert validated.for_followers(fake.classes).outputs == ["3"]
+        part = followers_part(validated, fake.classes, inputs_sent=inputs_sent)
+        assert part.outputs == ["3"]
         ran = leader.execute(validated, f"p{index}").executed
-        followed = follower.execute(validated.for_followers(fake.classes), f"p{index}").executed
-        assert set(followed) <= {"1", "2", "3"}, followed  # nothing after the sampler, nothing beside it
+        followed = follower.execute(part, f"p{index}").executed
+        # Nothing after the sampler or beside it; with the inputs sent, not even the "seed" (node 2).
+        assert set(followed) <= ({"1", "3"} if inputs_sent else {"1", "2", "3"}), followed
         sampled.append(("3" in ran, "3" in followed))
     assert sampled == [(True, True), (False, False), (True, True), (False, False), (True, True)]
     assert fake.calls.count("ShowInt") == 3 and fake.calls.count("Show") == 3  # rank 0's alone
+    assert fake.calls.count("Sampler") == 6
 
 
 def test_a_prompt_without_a_sampler_runs_nothing_on_the_followers(fake):
     fake.classes["Add"].SPLITS_PASSES = True
     only_settings = {k: v for k, v in prompt().items() if k in ("5", "6")}
     validated = validate_prompt(only_settings, fake.classes)
-    assert validated.for_followers(fake.classes).outputs == []
-    assert Executor(fake.classes).execute(validated.for_followers(fake.classes), "p").executed == []
+    part = followers_part(validated, fake.classes, inputs_sent=True)
+    assert part.outputs == []
+    assert Executor(fake.classes).execute(part, "p").executed == []
