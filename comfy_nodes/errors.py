@@ -11,6 +11,7 @@ clear messages without tracebacks.
     ├── InputImageError         the input image cannot be read
     ├── ParameterError          a value is outside its bounds or not allowed
     ├── VideoWriteError         ffmpeg failed to write a video
+    ├── RankOutOfStep           a rank of a split run was told what does not fit, or waited in vain
     └── Interrupted             the run was interrupted (outside ComfyUI)
 """
 
@@ -50,3 +51,9 @@ class Interrupted(WanI2VError):
 
     def __init__(self, message: str = "Processing interrupted") -> None:
         super().__init__(message)
+
+
+class RankOutOfStep(WanI2VError):
+    """A rank of a run split over GPUs was told something that does not fit where it is, or the
+    others did not come in time (comfy_nodes/accel/rank_lead.py)."""
+

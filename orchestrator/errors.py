@@ -9,8 +9,7 @@
     │   ├── ExecutionFailed         a node raised
     │   ├── ExecutionInterrupted    an interrupt was requested
     │   └── GraphCycleError         a cycle in a graph that skipped validation
-    ├── FileRequestError         a bad /view or /upload request to the embedded server (its HTTP status)
-    └── RankOutOfStep            a server rank told something that does not fit its place in the prompt
+    └── FileRequestError         a bad /view or /upload request to the embedded server (its HTTP status)
 
 The node pack's errors live under `comfy_nodes.errors.WanI2VError`; the command line
 turns both trees into plain messages. This module imports nothing heavy.

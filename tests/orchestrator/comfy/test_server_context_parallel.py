@@ -169,10 +169,10 @@ def test_a_split_server_makes_the_video_of_one_process_and_survives_an_interrupt
 
 def _fault_server(tmp_path: Path, models: Path, faults: str, **env: str) -> Server:
     """A split server whose passes fail where `faults` says (pass_faults/sitecustomize.py)."""
-    from orchestrator.comfy.server import ranks
+    from comfy_nodes.accel import rank_lead
 
     extra = {"PYTHONPATH": f"{HERE / 'pass_faults'}{os.pathsep}{ROOT}", "TEST_PASS_FAULTS": faults,
-             ranks.SETTLE_ENV: "3", **env}  # fmt: skip
+             rank_lead.SETTLE_ENV: "3", **env}  # fmt: skip
     return Server(tmp_path, models, "--cp-ulysses", "2", env=extra)
 
 
@@ -203,7 +203,7 @@ def test_a_failure_inside_a_split_pass_on_every_rank_is_survived_on_one_rank_sto
         if server.process.poll() is None:
             server.stop()
     output = server.output()
-    assert "Rank 1 of 2 failed" in output and "rank 0 did not end the prompt within 3 s" in output, output
+    assert "Rank 1 of 2 failed" in output and "rank 0 did not end the job within 3 s" in output, output
 
 
 def test_a_failure_inside_a_split_pass_on_rank_0_alone_stops_the_server(tmp_path: Path, two_head_models: Path) -> None:
@@ -216,7 +216,7 @@ def test_a_failure_inside_a_split_pass_on_rank_0_alone_stops_the_server(tmp_path
         if server.process.poll() is None:
             server.stop()
     output = server.output()
-    assert "the other ranks did not end the prompt within 3 s" in output, output
+    assert "the other ranks did not end the job within 3 s" in output, output
     assert "Traceback" not in output
 
 
