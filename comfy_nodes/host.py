@@ -51,6 +51,7 @@ ProgressHook = Callable[[int, int, object | None], None]
 _interrupt = threading.Event()
 _progress_hook: ProgressHook | None = None
 _models_dir: Path | None = None
+_model_folders: dict[str, list[Path]] = {}  # set in a helper rank: the folders rank 0's ComfyUI searches
 _io_dirs: dict[str, Path] = {}
 
 
@@ -227,6 +228,12 @@ def set_models_dir(path: str | os.PathLike[str] | None) -> None:
     _models_dir = Path(path).resolve() if path is not None else None
 
 
+def set_model_folders(folders: dict[str, list[str]]) -> None:
+    """Search exactly these folders per kind (a helper rank takes them from ComfyUI's process)."""
+    _model_folders.clear()
+    _model_folders.update({kind: [Path(f) for f in paths] for kind, paths in folders.items()})
+
+
 def models_dir() -> Path:
     if _models_dir is not None:
         return _models_dir
@@ -238,6 +245,8 @@ def model_folders(kind: str) -> list[Path]:
     """Folders searched for a model kind, in order."""
     if kind not in MODEL_KINDS:
         raise ParameterError(f"unknown model kind {kind!r}; expected one of {MODEL_KINDS}")
+    if kind in _model_folders:
+        return list(_model_folders[kind])
     if IN_COMFYUI:
         return [Path(p) for p in _fp.get_folder_paths(kind)]
     return [models_dir() / kind]

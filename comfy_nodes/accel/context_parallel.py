@@ -25,7 +25,9 @@ if TYPE_CHECKING:  # torch loads with the model, not with this module (the CLI r
 CP_ENV = "WAN_I2V_CP_ULYSSES"
 # 1: ranks without GPUs split on the CPU over gloo (slow; to try the whole path on any machine).
 GLOO_ENV = "WAN_I2V_CP_GLOO"
-_enabled: weakref.WeakSet = weakref.WeakSet()  # transformers already split
+# Transformers already split, by the process group generation they were split over (forget_split).
+_enabled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_generation = 0
 # Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called with "pass"
 # before every transformer pass of a split run, so that all ranks agree to run it (or all stop); with
 # "sampled" when a split sampling run has ended well, so that its result exists on all or none; and
@@ -44,16 +46,24 @@ def set_agreement(agree: Callable[[str, Any], Any] | None) -> None:
 def from_rank_0(*values: Any) -> tuple[Any, ...]:
     """A split sampler's inputs other than its model, as rank 0 has them (on the CPU).
 
-    The followers of a split server build only the model (orchestrator/executor/followers.py) and get
-    the embeddings rank 0 computed here; rank 0 sends them. Anywhere else this returns `values`."""
+    The followers of a split run build only the model (orchestrator/executor/followers.py,
+    helper_ranks.py) and get the embeddings rank 0 computed here; rank 0 sends them. Anywhere
+    else this returns `values`."""
     if requested_degree() < 2 or _agree is None:
         return values
-    return tuple(_agree("inputs", tuple(_on_cpu(v) for v in values)))
+    return tuple(_restored(v) for v in _agree("inputs", tuple(_portable(v) for v in values)))
 
 
-def _on_cpu(value: Any) -> Any:
-    """`value` with its tensors (also inside dataclasses, lists and tuples) on the CPU: a CUDA tensor
-    sent to another rank would arrive on rank 0's GPU."""
+# The pack's import name here: ComfyUI imports it under a name of its own (a path, even), which the
+# other ranks, importing it by its folder's name, do not share; the pack's objects travel by their
+# module inside the pack.
+_PACK = __name__.rsplit(".accel.", 1)[0]
+_PACK_OBJECT = "wan-i2v pack object"
+
+
+def _portable(value: Any) -> Any:
+    """`value` ready for another rank: tensors on the CPU (a CUDA tensor would arrive on rank 0's GPU),
+    the pack's dataclasses as (module inside the pack, class name, fields)."""
     import dataclasses
 
     import torch
@@ -61,9 +71,25 @@ def _on_cpu(value: Any) -> Any:
     if isinstance(value, torch.Tensor):
         return value.cpu()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return dataclasses.replace(value, **{f.name: _on_cpu(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init})
+        fields = {f.name: _portable(getattr(value, f.name)) for f in dataclasses.fields(value) if f.init}
+        module = type(value).__module__
+        if module.startswith(_PACK + "."):
+            return (_PACK_OBJECT, module[len(_PACK) + 1 :], type(value).__qualname__, fields)
+        return dataclasses.replace(value, **fields)
     if isinstance(value, (list, tuple)):
-        return type(value)(_on_cpu(v) for v in value)
+        return type(value)(_portable(v) for v in value)
+    return value
+
+
+def _restored(value: Any) -> Any:
+    import importlib
+
+    if isinstance(value, tuple) and len(value) == 4 and value[0] == _PACK_OBJECT:
+        _, module, name, fields = value
+        cls = getattr(importlib.import_module(f"{_PACK}.{module}"), name)
+        return cls(**{k: _restored(v) for k, v in fields.items()})
+    if isinstance(value, (list, tuple)):
+        return type(value)(_restored(v) for v in value)
     return value
 
 
@@ -93,6 +119,12 @@ def sampled(degree: int) -> None:
     prompt found its sampler cached where rank 0's was not would wait for a pass rank 0 runs alone."""
     if degree > 1 and _agree is not None:
         _agree("sampled", None)
+
+
+def forget_split() -> None:
+    """After the process group was torn down: transformers split over it cannot run split again."""
+    global _generation
+    _generation += 1
 
 
 def failed_inside_pass() -> bool:
@@ -150,6 +182,11 @@ def prepare_run(transformer: torch.nn.Module, cache: Any | None) -> int:
             "or cache=teacache (their decisions are the same on every rank), or cache=none."
         )
     if transformer in _enabled:
+        if _enabled[transformer] != _generation:
+            raise ParameterError(
+                "This model was split over ranks that have stopped since (they fell out of step). Unload the models "
+                "(ComfyUI's Unload Models, or POST /free) and run again: they load and split anew."
+            )
         return degree
     problem = ulysses_problem(transformer, degree)
     if problem:
@@ -172,5 +209,5 @@ def prepare_run(transformer: torch.nn.Module, cache: Any | None) -> int:
             "Context parallelism needs one CUDA GPU per rank, and this process sees none. Run without "
             f"--cp-ulysses, or on a machine with that many GPUs ({GLOO_ENV}=1 splits on the CPU, slowly)."
         )
-    _enabled.add(transformer)
+    _enabled[transformer] = _generation
     return degree

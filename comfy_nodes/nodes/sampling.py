@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..accel import context_parallel
+from ..accel import context_parallel, helper_ranks
 from ..pipeline import decode, defaults, sampling
 from ..pipeline.types import ImageEmbeds, Latent, TextEmbeds, Vae, WanModel
 
@@ -36,6 +36,8 @@ class WanI2VSampler:
             "optional": {
                 "teacache": ("WAN_TEACACHE", {"tooltip": "Optional TeaCache settings from WanI2VTeaCache."}),
             },
+            # With WAN_I2V_CP_ULYSSES=N inside ComfyUI, helper ranks rebuild the model from the graph.
+            "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"},
         }
 
     @classmethod
@@ -69,11 +71,13 @@ class WanI2VSampler:
         seed: int = 0,
         scheduler: str = "unipc",
         teacache: object | None = None,
+        prompt: dict | None = None,
+        unique_id: str | None = None,
     ) -> dict:
-        text_embeds, image_embeds, teacache = context_parallel.from_rank_0(text_embeds, image_embeds, teacache)
-        latent = sampling.sample(
-            model, text_embeds, image_embeds, steps=steps, cfg=cfg, shift=shift, seed=seed, scheduler=scheduler, teacache=teacache
-        )
+        settings = {"steps": steps, "cfg": cfg, "shift": shift, "seed": seed, "scheduler": scheduler}
+        with helper_ranks.leading(prompt, unique_id, settings):
+            text_embeds, image_embeds, teacache = context_parallel.from_rank_0(text_embeds, image_embeds, teacache)
+            latent = sampling.sample(model, text_embeds, image_embeds, teacache=teacache, **settings)
         # The stats travel in the node's UI output so run summaries and ComfyUI history show them.
         return {"ui": {"wan_stats": [latent.stats]}, "result": (latent,)}
 

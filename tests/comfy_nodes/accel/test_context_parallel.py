@@ -85,3 +85,25 @@ def test_what_cannot_run_is_said():
     assert "not initialised" in context_parallel.ulysses_problem(model, 2)
     with pytest.raises(ParameterError, match="Context parallelism cannot run"):
         context_parallel.enable_ulysses(model, 2)
+
+
+def test_inputs_travel_to_other_ranks_as_the_packs_own_classes_and_come_back_equal():
+    """Inside ComfyUI the pack's modules have a name of ComfyUI's making, which another rank's pickle
+    cannot import: the pack's dataclasses travel as (module inside the pack, class, fields)."""
+    import pickle
+
+    text = TextEmbeds(positive=torch.randn(1, 4, 8), negative=torch.zeros(1, 4, 8), prompt="a cat", negative_prompt="")
+    image = ImageEmbeds(clip_features=torch.randn(1, 3, 5), condition=torch.randn(1, 20, 2, 4, 6), width=96,
+                        height=64, num_frames=5)  # fmt: skip
+    sent = pickle.dumps(tuple(context_parallel._portable(v) for v in (text, image, None)))
+    assert b"pipeline.types" in sent and b"TextEmbeds" in sent
+    assert b"comfy_nodes.pipeline" not in sent  # no import name of this process's own
+    got_text, got_image, none = (context_parallel._restored(v) for v in pickle.loads(sent))
+    assert isinstance(got_text, TextEmbeds) and isinstance(got_image, ImageEmbeds) and none is None
+    assert torch.equal(got_text.positive, text.positive) and got_text.prompt == "a cat"
+    assert torch.equal(got_image.condition, image.condition) and got_image.num_frames == 5
+
+
+def test_a_sampler_input_is_its_own_without_a_split_run():
+    text = TextEmbeds(positive=torch.ones(1), negative=torch.zeros(1), prompt="p", negative_prompt="n")
+    assert context_parallel.from_rank_0(text, None) == (text, None)
