@@ -184,8 +184,8 @@ def prepare_run(transformer: torch.nn.Module, cache: Any | None) -> int:
     if transformer in _enabled:
         if _enabled[transformer] != _generation:
             raise ParameterError(
-                "This model was split over ranks that have stopped since (they fell out of step). Unload the models "
-                "(ComfyUI's Unload Models, or POST /free) and run again: they load and split anew."
+                "This model was split over ranks that have stopped since. Unload the models (ComfyUI's Unload "
+                "Models, or POST /free) and run again: they load and split anew."
             )
         return degree
     problem = ulysses_problem(transformer, degree)

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 PACK_DIR = Path(__file__).parent.parent  # as imported (a link in custom_nodes/ stays a link)
 JOIN_TIMEOUT = timedelta(minutes=5)  # the helpers import torch and the pack before they join
 PARENT_ENV = "WAN_I2V_HELPER_PARENT"
+AFTER_A_LOSS = ("New helpers start with the next run; unload the models first (Unload Models, or POST /free), as the "
+                "model was split over the old ones.")  # fmt: skip
 
 
 def wanted() -> int:
@@ -166,7 +168,7 @@ def leading(prompt: Mapping[str, Any] | None, sampler_id: str | None, settings: 
             if not helpers.alive():  # a helper died: what failed here is only its echo
                 _helpers = None
                 helpers.close()
-                raise RankOutOfStep(f"A helper rank stopped during the run. {helpers.tail()}") from None
+                raise RankOutOfStep(f"A helper rank stopped during the run. {AFTER_A_LOSS} {helpers.tail()}") from None
             raise
         finally:
             context_parallel.set_agreement(None)
@@ -176,8 +178,7 @@ def leading(prompt: Mapping[str, Any] | None, sampler_id: str | None, settings: 
                 except Exception as exc:
                     _helpers = None
                     helpers.close()
-                    raise RankOutOfStep(f"The helper ranks are out of step ({exc}); they start again with the next run. "
-                                        f"{helpers.tail()}") from exc  # fmt: skip
+                    raise RankOutOfStep(f"The helper ranks are out of step ({exc}). {AFTER_A_LOSS} {helpers.tail()}") from exc
 
 
 def _check_devices(degree: int) -> None:

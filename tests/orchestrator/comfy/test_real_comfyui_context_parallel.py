@@ -8,7 +8,9 @@ COMFYUI_PYTHON); skipped without it.
 from __future__ import annotations
 
 import io
+import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -104,6 +106,23 @@ def test_comfyui_with_a_helper_rank_makes_the_video_of_one_process_and_survives_
             assert client.history(long_id)[long_id]["status"]["status_str"] == "error"
             again_id, _ = client.run(_prompt(image, seed=2), timeout=300)
             assert len(_frames(client, again_id, tmp_path / "again.mp4")) == len(split)
+
+            # A helper that dies is replaced at the next run; the model split over the old one must be
+            # loaded anew, which the run says (that the helper stopped, or, once ComfyUI's process has
+            # seen it exit, that the model was split over it), and after /free the next run splits
+            # over a new helper.
+            (helper,) = _helpers()
+            os.kill(helper, signal.SIGKILL)
+            refused_id, _ = client.run(_prompt(image, seed=3), timeout=300)
+            refused = client.history(refused_id)[refused_id]
+            assert refused["status"]["status_str"] == "error"
+            reasons = [m[1].get("exception_message", "") for m in refused["status"]["messages"] if m[0] == "execution_error"]
+            assert "unload the models" in " ".join(reasons).lower(), reasons
+            assert client.post("/free", {"unload_models": True, "free_memory": True}).status_code == 200
+            time.sleep(2)  # ComfyUI applies /free between prompts
+            renewed_id, _ = client.run(_prompt(image, seed=3), timeout=300)
+            assert len(_frames(client, renewed_id, tmp_path / "renewed.mp4")) == len(split)
+            assert _helpers() and helper not in _helpers()
     deadline = time.monotonic() + 15  # the helper watches ComfyUI and exits with it
     while _helpers() and time.monotonic() < deadline:
         time.sleep(0.3)
