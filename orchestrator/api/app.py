@@ -21,7 +21,7 @@ from orchestrator.core.settings import Settings, get_settings
 from orchestrator.jobs.store import JobStore
 from orchestrator.users.store import UserStore
 
-from . import errors, frontend
+from . import docs_page, errors, frontend
 from .middleware import SecurityHeaders
 from .ratelimit import LoginLimiter
 from .routes import auth, jobs, system
@@ -78,12 +78,15 @@ def create_app(
         description="Image-to-video jobs on WAN 2.1: log in, submit an image and a prompt, follow the job, "
                     "download the video. Errors are {\"error\": {code, message, field}}.",
         lifespan=lifespan,
+        docs_url=None,  # docs_page.py serves /docs without a CDN
+        redoc_url=None,
     )
     app.state.services = services
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(jobs.router)
     app.include_router(system.router)
+    docs_page.install(app)
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type",

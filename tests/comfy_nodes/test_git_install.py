@@ -121,4 +121,6 @@ def test_a_git_clone_loads_in_a_real_comfyui(tmp_path: Path) -> None:
         link.unlink()
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-4000:]
-    assert name in log and "IMPORT FAILED" not in log, log[-4000:]
+    # ComfyUI's own extras may fail for want of optional packages (torchaudio): only the pack's line counts.
+    (line,) = [line for line in log.splitlines() if line.strip().endswith(name) and "seconds" in line]
+    assert "IMPORT FAILED" not in line, log[-4000:]

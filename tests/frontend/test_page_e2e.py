@@ -242,6 +242,25 @@ def test_admin_sees_instances(browser: Any, server: Any, finished_job: dict[str,
     context.close()
 
 
+def test_api_docs_render_from_this_server(browser: Any, server: Any, output_dir: Path) -> None:
+    """/docs, which the README points API users to: Swagger UI draws every route, loading nothing from
+    elsewhere and breaking no content security policy rule."""
+    context = browser.new_context(locale="en-US", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    requested: list[str] = []
+    refused: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("console", lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None)
+    page.goto(f"{server.url}/docs")
+    page.locator(".opblock").first.wait_for(timeout=30_000)
+    assert page.locator(".opblock").count() >= 10  # login, jobs, files, workflows ...
+    page.get_by_text("/api/jobs").first.wait_for()
+    assert all(url.startswith(server.url) for url in requested), requested
+    assert refused == []
+    page.screenshot(path=output_dir / "11-api-docs.png")
+    context.close()
+
+
 def test_phone_layout(browser: Any, server: Any, finished_job: dict[str, Any], output_dir: Path) -> None:
     context = browser.new_context(locale="en-US", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page = context.new_page()
