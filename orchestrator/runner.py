@@ -128,6 +128,7 @@ def plan_run(request: RunRequest) -> RunPlan:
         raise RunError(f"--preset must be one of {', '.join(PRESETS)}; got '{request.preset}'.")
     info = check_image_file(request.image)
     out_format = _output_format(request.out, request.params.get("format"))
+    _check_writable(request.out)
     _check_models_folder(request.models)
     host.set_models_dir(request.models)
     image_name = "start" + request.image.suffix.lower()
@@ -499,6 +500,21 @@ def _output_format(out: Path, requested: Any) -> str:
     if requested is not None and str(requested) != suffix:
         raise RunError(f"format={requested} disagrees with --out {out.name}; change one of them.")
     return suffix
+
+
+def _check_writable(out: Path) -> None:
+    """--out's folder exists (it is made if need be) and takes a file: found now, not after the run."""
+    folder = out.parent
+    blocking = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise RunError(f"--out {out}: {blocking} is a file, not a folder. Choose a path in a folder.")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".wan-i2v-", suffix=".check"):
+            pass
+    except OSError as exc:
+        raise RunError(f"--out {out}: {folder} does not take files ({exc.strerror or exc}). "
+                       "Choose a folder you can write to.") from None  # fmt: skip
 
 
 def _nodes_of(prompt: Mapping[str, Any], class_type: str) -> list[str]:

@@ -157,10 +157,15 @@ def test_poster_never_overwrites_the_input_image(demo_models, tmp_path):
         ("video.avi", {}, ".mp4 or .webm"),
         ("video.mp4", {"format": "webm"}, "disagrees"),
         ("folder", {}, "is a folder"),
+        ("note.txt/video.mp4", {}, "note.txt is a file, not a folder"),
+        ("locked/video.mp4", {}, "locked does not take files"),
     ],
 )
 def test_output_path_and_format_are_checked(demo_models, start_image, tmp_path, out_name, params, expected):
+    """Before anything loads: a run must not spend minutes on a video it cannot write."""
     (tmp_path / "folder").mkdir()
+    (tmp_path / "note.txt").write_text("x")
+    (tmp_path / "locked").symlink_to("/proc")  # takes no files, even as root
     result = _invoke(["run", "i2v_480p", "--image", str(start_image), "--prompt", "x", "--models", str(demo_models),
                       "--out", str(tmp_path / out_name), *_sets({**demo_model_params(), **params})])  # fmt: skip
     assert result.exit_code == 1 and expected in result.output and "Traceback" not in result.output
