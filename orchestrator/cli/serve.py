@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated
 
@@ -59,6 +60,10 @@ def serve(
         overrides["EMBEDDED_COMFY"] = embedded
     settings = Settings(**overrides)  # type: ignore[arg-type]
     host, port = host or settings.HOST, port or settings.PORT
+    if not _can_listen(host, port):  # before the embedded instances start, not after them
+        typer.echo(f"Error: port {port} on {host} is already in use; pick another --port (make run: PORT=...) or stop "
+                   "what is using it.", err=True)  # fmt: skip
+        raise typer.Exit(code=1)
     try:
         settings.signing_secret()
         upgrade(settings.DATABASE_URL)
@@ -99,3 +104,16 @@ def serve(
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
     finally:
         stop_instances(instances)
+
+
+def _can_listen(host: str, port: int) -> bool:
+    """Whether this process could listen on host:port now (as uvicorn will, with SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+

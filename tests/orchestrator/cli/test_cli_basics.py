@@ -89,3 +89,21 @@ def test_run_help_has_a_plain_usage_line_readable_metavars_and_examples() -> Non
     assert 'wan-i2v run cat.png -p "a cat turns its head"' in text and "Examples" in text
     bad = CliRunner().invoke(app, ["run", "cat.png", "-p", "x", "--cp-ulysses", "0"])
     assert bad.exit_code == 2 and "1 or more" in bad.output
+
+
+def test_serve_on_a_taken_port_says_so_before_starting_anything(tmp_path: Path) -> None:
+    import os
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {**os.environ, "DATA_DIR": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+        done = subprocess.run([sys.executable, "-m", "orchestrator.cli.main", "serve", "--port", str(port),
+                               "--embedded", "1", "--dev"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=60)  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"port {port} on 127.0.0.1 is already in use; pick another --port (make run: PORT=...)" in done.stderr
+    assert "Starting" not in done.stdout and "Traceback" not in done.stderr
+    assert list(tmp_path.iterdir()) == []  # no database, no admin, no instance folder
