@@ -254,7 +254,10 @@ def cancel(job_id: JobIdArg, server: ServerOpt = DEFAULT_SERVER, token: TokenOpt
     """Cancel a job (waiting: at once; running: interrupted on its instance)."""
     def act() -> None:
         with _client(server, _token(server, token)) as c:
-            _print_job(_check(c.post(f"/api/jobs/{job_id}/cancel")))
+            job = _check(c.post(f"/api/jobs/{job_id}/cancel"))
+        # A running job stops on its instance first: say that the cancel is on its way.
+        typer.echo("Cancelled." if job["state"] == "cancelled" else "Cancel requested; the job stops on its instance.")
+        _print_job(job)
     _run(act)
 
 

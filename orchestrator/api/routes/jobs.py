@@ -153,6 +153,15 @@ def cancel_job(job_id: str, user: User = Depends(current_user), svc: Services = 
     return job_view(job, svc.jobs, _name(svc, user, job), signing=(user.id, svc.secret))
 
 
+def _no_files(state: str, job_id: str) -> str:
+    """Why a job that has not succeeded has nothing to download, and what to do."""
+    if state == "cancelled":
+        return "The job was cancelled, so it has no video. Submit it again to make one."
+    if state == "failed":
+        return f"The job failed, so it has no video. Its error says why (GET /api/jobs/{job_id}); submit it again once fixed."
+    return f"The job is {state}; its files are there once it has succeeded."
+
+
 def _sse(event_id: int, kind: str, payload: str) -> str:
     return f"id: {event_id}\nevent: {kind}\ndata: {payload}\n\n"
 
@@ -234,7 +243,7 @@ async def download(
     user = await asyncio.to_thread(_download_user, svc, request, credentials, job_id, sig)
     job = await asyncio.to_thread(_owned, svc, user, job_id)
     if job.state != "succeeded":
-        raise NotReady(f"The job is {job.state}; its files are there once it has succeeded.", "job_id")
+        raise NotReady(_no_files(job.state, job.id), "job_id")
     folder = Path(svc.settings.VIDEOS_DIR)
     source = str((job.timings or {}).get("cached_from") or job.id)  # a cached job serves its source's files
     outputs = job.outputs or []

@@ -150,6 +150,7 @@ def test_cancel_a_queued_job_at_once_and_refuse_twice(api, tokens) -> None:
         assert again.status_code == 409 and again.json()["error"]["code"] == "conflict"
         download = c.get(f"/api/download/{job_id}")
         assert download.status_code == 409 and download.json()["error"]["code"] == "not_ready"
+        assert download.json()["error"]["message"] == "The job was cancelled, so it has no video. Submit it again to make one."
 
 
 def test_workflows_list_client_parameters_only(api, tokens) -> None:
@@ -185,3 +186,16 @@ def test_health_headers_and_errors_never_leak_internals(api) -> None:
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert page.status_code == 200 and "not built" in page.text  # the page's own routes fall back to it
     assert malformed.status_code == 422 and "error" in malformed.json()
+
+
+def test_the_cancel_command_says_what_it_did(api, tokens) -> None:
+    from typer.testing import CliRunner
+
+    from orchestrator.cli.main import app
+
+    job_id = _submit(api, tokens["alice"]).json()["job_id"]
+    result = CliRunner().invoke(app, ["cancel", job_id, "--server", api.url, "--token", tokens["alice"]])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Cancelled.\n") and "cancelled" in result.output
+    again = CliRunner().invoke(app, ["cancel", job_id, "--server", api.url, "--token", tokens["alice"]])
+    assert again.exit_code != 0 and "The job has already been cancelled." in again.output
