@@ -34,6 +34,7 @@ from .deploy.sources import installed_alternative
 from .comfy.outputs import sampler_stats
 from .errors import ModelFilesMissing, RunError
 from .workflows import Workflow, bind, get_workflow, resolve_parameters
+from .workflows.demo_size import demo_size
 from .workflows.registry import canonical_json
 
 if TYPE_CHECKING:  # the executor loads with the run, not with the plan
@@ -54,7 +55,7 @@ MODEL_LOADERS = {
 MODEL_INPUTS = {**{cls: (kind, "model_name") for cls, kind in MODEL_LOADERS.items()},
                 "WanI2VLoraLoader": ("loras", "lora_name")}
 # The demo preset: the demo files, at a size a CPU renders in well under a minute.
-DEMO_SIZE = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8}
+DEMO_SIZE = demo_files.SIZE
 DEMO_MODEL_PARAMS = {
     "diffusion_model": demo_files.FILES["diffusion_models"],
     "text_encoder": demo_files.FILES["text_encoders"],
@@ -245,11 +246,7 @@ def _demo_params(workflow: Workflow) -> dict[str, Any]:
     for fewer steps than the demo's 8 (the fast ones) keeps its own."""
     files = {p.name: demo_files.FILES[p.model_kind] for p in workflow.manifest.parameters
              if p.model_kind in demo_files.FILES}
-    size = dict(DEMO_SIZE)
-    steps = next((p.default for p in workflow.manifest.parameters if p.name == "steps"), None)
-    if isinstance(steps, int) and steps < size["steps"]:
-        size["steps"] = steps
-    return {**files, **size}
+    return {**files, **demo_size(workflow)}
 
 
 def _choose_preset_released(workflow: Workflow, params: Mapping[str, Any], request: RunRequest) -> tuple[str | None, list[str]]:

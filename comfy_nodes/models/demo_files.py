@@ -14,6 +14,8 @@ FILES = {
     "loras": "wan2.1_i2v_lora_demo_tiny.safetensors",  # stands in for the fast workflows' distillation LoRA
 }
 DIFFUSERS_FOLDER = "Wan2.1-I2V-demo-tiny-480P-Diffusers"
+# What a run on the demo model defaults to: a small clip, quick on a CPU (the workflows' own sizes take minutes there).
+SIZE = {"resolution": "custom", "width": 256, "height": 144, "num_frames": 17, "steps": 8}
 
 
 def demo_paths(root: Path) -> dict[str, Path]:

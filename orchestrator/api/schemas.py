@@ -67,6 +67,8 @@ class Workflow(BaseModel):
     description: str
     fps: float | None = Field(None, description="Frames per second of the video, when fixed by the workflow default.")
     latest: bool = Field(description="The newest version of this workflow name.")
+    demo_model: bool = Field(False, description="The tiny random-weight demo model runs this workflow on this server "
+                             "(its own files are absent): its videos are noise, and the defaults are a small clip.")
     parameters: list[WorkflowParameter]
 
 

@@ -23,6 +23,7 @@ from orchestrator.workflows import (
     get_workflow,
     resolve_parameters,
 )
+from orchestrator.workflows.demo_size import demo_size
 from orchestrator.workflows.manifest import RANDOM_SEED
 
 DEFAULT_WORKFLOW = "i2v_480p"
@@ -63,6 +64,24 @@ def model_files(workflow: Workflow, models_dir: Path) -> dict[str, str]:
     return chosen
 
 
+def demo_stands_in(workflow: Workflow, models_dir: Path) -> bool:
+    """Whether the demo model runs this workflow here (its own transformer file is absent)."""
+    return model_files(workflow, models_dir).get(_transformer(workflow)) == DEMO_FILES["diffusion_models"]
+
+
+def defaults(workflow: Workflow, models_dir: Path) -> dict[str, Any]:
+    """The defaults this server uses for the client's parameters it was not given: the workflow's own,
+    or the demo's small clip when the demo model stands in (the workflow's size takes minutes on it)."""
+    own = {p.name: p.default for p in client_parameters(workflow)}
+    if not demo_stands_in(workflow, models_dir):
+        return own
+    return {**own, **{k: v for k, v in demo_size(workflow).items() if k in own}}
+
+
+def _transformer(workflow: Workflow) -> str | None:
+    return next((p.name for p in workflow.manifest.parameters if p.model_kind == "diffusion_models"), None)
+
+
 def resolve(workflow: Workflow, fields: dict[str, str], models_dir: Path) -> tuple[dict[str, Any], bool]:
     """All parameter values (checked) and whether the seed was fixed by the client (for the result cache)."""
     allowed = {p.name for p in client_parameters(workflow)}
@@ -78,7 +97,8 @@ def resolve(workflow: Workflow, fields: dict[str, str], models_dir: Path) -> tup
             by_name[name].convert(value)
         except WorkflowParameterError as exc:
             raise InvalidParameter(str(exc), name) from exc
-    values = {**model_files(workflow, models_dir), **fields}
+    demo = demo_size(workflow) if demo_stands_in(workflow, models_dir) else {}
+    values = {**model_files(workflow, models_dir), **{k: v for k, v in demo.items() if k in allowed}, **fields}
     random_seed = str(fields.get("seed", "")).strip() == str(RANDOM_SEED)
     try:
         resolved = resolve_parameters(workflow, values)

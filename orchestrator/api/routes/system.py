@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 from fastapi import APIRouter, Depends
 from sqlalchemy import text
@@ -35,20 +36,22 @@ def health(svc: Services = Depends(services)) -> schemas.Health:
 
 
 @router.get("/workflows", response_model=list[schemas.Workflow], responses={401: {"model": schemas.ErrorResponse}})
-def workflows(_: User = Depends(current_user)) -> list[schemas.Workflow]:
+def workflows(_: User = Depends(current_user), svc: Services = Depends(services)) -> list[schemas.Workflow]:
     found = list_workflows()
+    models = Path(svc.settings.WAN_MODELS_DIR)
     newest = {}
     for wf in found:
         newest[wf.name] = max(newest.get(wf.name, 0), wf.version)
     out = []
     for wf in found:
         params = submit.client_parameters(wf)
-        fps = next((p.default for p in params if p.name == "fps"), None)
+        defaults = submit.defaults(wf, models)  # what a job that omits a parameter gets here
+        fps = defaults.get("fps")
         out.append(schemas.Workflow(
             name=wf.name, version=wf.version, ref=wf.ref, title=wf.manifest.title, description=wf.manifest.description,
-            fps=fps, latest=wf.version == newest[wf.name],
+            fps=fps, latest=wf.version == newest[wf.name], demo_model=submit.demo_stands_in(wf, models),
             parameters=[schemas.WorkflowParameter(
-                name=p.name, type=p.type, default=p.default, min=p.min, max=p.max, step=p.step,  # type: ignore[arg-type]
+                name=p.name, type=p.type, default=defaults[p.name], min=p.min, max=p.max, step=p.step,  # type: ignore[arg-type]
                 choices=list(p.choices) if p.choices is not None else None, description=p.description,
                 advanced=submit.is_advanced(p)) for p in params],
         ))

@@ -199,3 +199,34 @@ def test_the_cancel_command_says_what_it_did(api, tokens) -> None:
     assert result.output.startswith("Cancelled.\n") and "cancelled" in result.output
     again = CliRunner().invoke(app, ["cancel", job_id, "--server", api.url, "--token", tokens["alice"]])
     assert again.exit_code != 0 and "The job has already been cancelled." in again.output
+
+
+def test_with_only_the_demo_model_the_defaults_are_a_small_clip(api, tokens, demo_models) -> None:
+    """The workflows' own sizes take many minutes on the tiny demo model (the `make run` set-up); a job
+    that leaves them out gets the demo's small clip, and /api/workflows shows it, as the page does."""
+    models = Path(api.settings.WAN_MODELS_DIR)
+    models.rmdir() if models.exists() else None
+    models.symlink_to(demo_models)
+    with api.client(tokens["alice"]) as c:
+        flows = {w["ref"]: w for w in c.get("/api/workflows").json()}
+        listed = {p["name"]: p["default"] for p in flows["i2v_720p@3"]["parameters"]}
+        job = c.post("/api/generate", data={"workflow": "i2v_720p@3", "prompt": "a cat"},
+                     files={"image": ("in.png", png(), "image/png")}).json()
+        chosen = c.post("/api/generate", data={"workflow": "i2v_720p@3", "prompt": "a dog", "num_frames": "33"},
+                        files={"image": ("in.png", png(), "image/png")}).json()
+        parameters = c.get(f"/api/jobs/{job['job_id']}").json()["parameters"]
+        own = c.get(f"/api/jobs/{chosen['job_id']}").json()["parameters"]
+    assert flows["i2v_720p@3"]["demo_model"] is True
+    assert (listed["resolution"], listed["width"], listed["height"], listed["num_frames"], listed["steps"]) == \
+        ("custom", 256, 144, 17, 8)
+    assert flows["i2v_720p_fast@2"]["demo_model"] and {p["name"]: p["default"] for p in
+                                                       flows["i2v_720p_fast@2"]["parameters"]}["steps"] == 4
+    assert (parameters["width"], parameters["height"], parameters["num_frames"], parameters["steps"]) == (256, 144, 17, 8)
+    assert own["num_frames"] == 33 and own["width"] == 256  # what the client names is the client's
+
+
+def test_with_the_workflow_files_the_defaults_are_the_workflows(api, tokens) -> None:
+    with api.client(tokens["alice"]) as c:
+        flow = next(w for w in c.get("/api/workflows").json() if w["ref"] == "i2v_720p@3")
+    defaults = {p["name"]: p["default"] for p in flow["parameters"]}
+    assert flow["demo_model"] is False and defaults["resolution"] == "720p" and defaults["num_frames"] == 81

@@ -12,13 +12,19 @@ export function WorkflowSelect({ workflows, value, onChange }: { workflows: Work
     <div className="field">
       <label htmlFor={id}>{t("generate.workflow")}</label>
       <select id={id} value={value?.ref ?? ""} onChange={(e) => onChange(e.target.value)}>
-        {workflows.map((w) => (
-          <option key={w.ref} value={w.ref}>
-            {w.latest ? w.title : `${w.title} (v${w.version})`}
-          </option>
+        {workflows.filter((w) => w.latest).map((w) => (
+          <option key={w.ref} value={w.ref}>{w.title}</option>
         ))}
+        {workflows.some((w) => !w.latest) && (
+          <optgroup label={t("generate.olderVersions")}>
+            {workflows.filter((w) => !w.latest).map((w) => (
+              <option key={w.ref} value={w.ref}>{`${w.title} (v${w.version})`}</option>
+            ))}
+          </optgroup>
+        )}
       </select>
       {value?.description && <p className="hint">{value.description}</p>}
+      {value?.demo_model && <p className="notice">{t("generate.demoModel")}</p>}
     </div>
   );
 }

@@ -35,6 +35,8 @@ export const en = {
 
   "generate.title": "New video",
   "generate.workflow": "Model",
+  "generate.olderVersions": "Earlier versions",
+  "generate.demoModel": "This server runs the tiny demo model: its videos are noise, and the defaults are a small, quick clip.",
   "generate.prompt": "Prompt",
   "generate.promptHint": "What should happen in the video.",
   "generate.negative": "Negative prompt",

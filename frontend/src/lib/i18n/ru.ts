@@ -37,6 +37,8 @@ export const ru: Record<MessageKey, Message> = {
 
   "generate.title": "Новое видео",
   "generate.workflow": "Модель",
+  "generate.olderVersions": "Более ранние версии",
+  "generate.demoModel": "На этом сервере работает крошечная демо-модель: её видео — шум, а по умолчанию задан маленький короткий ролик.",
   "generate.prompt": "Описание",
   "generate.promptHint": "Что должно происходить в видео.",
   "generate.negative": "Негативное описание",
