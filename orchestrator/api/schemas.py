@@ -88,9 +88,10 @@ class Job(BaseModel):
     id: str
     user: str
     state: JobState
-    progress: float = Field(ge=0, le=1)
-    step: int | None = None
-    steps: int | None = None
+    progress: float = Field(ge=0, le=1, description="Share of the run done: the encodes take it to 0.05, the sampler's "
+                            "steps to 0.95, decode and save to 0.99; 1 once the job succeeded.")
+    step: int | None = Field(None, description="The running stage's own step (sampler steps, encode or decode chunks).")
+    steps: int | None = Field(None, description="The running stage's own number of steps.")
     node: str | None = Field(None, description="The stage running now.")
     queue_position: int | None = Field(None, description="1-based place among waiting jobs; null unless waiting.")
     instance: str | None = None

@@ -22,6 +22,7 @@ from orchestrator.comfy.outputs import sampler_stats
 from orchestrator.errors import OrchestratorError
 from orchestrator.workflows import WorkflowError, bind, get_workflow
 
+from . import progress
 from .limits import Limits
 
 log = logging.getLogger(__name__)
@@ -248,6 +249,7 @@ class _Driver:
     async def _follow(self, f: _Follow) -> dict[str, Any]:
         """Frames until done; history polled whenever the socket is quiet or drops."""
         last_progress_write = 0.0
+        bar = 0.0
         unreachable_since: float | None = None
         while True:
             frame = None
@@ -272,12 +274,10 @@ class _Driver:
                 due = now - last_progress_write >= self.limits.progress_write_s or (total and value >= total)
                 if frame["type"] == "progress" and due:
                     last_progress_write = now
-                    share = value / total if total else 0.0
                     node = data.get("node")
-                    # The overall share follows the sampler's steps; encode and decode steps name their
-                    # stage without moving the bar back.
-                    overall = share if self._drives_progress(node) else None
-                    await _db(self.store.progress, self.job_id, self.attempt, value, total, self._label(node), overall)
+                    # Never back: a node served again (an instance's retry) or a second sampler stays ahead.
+                    bar = max(bar, progress.overall(self.graph, node, value, total))
+                    await _db(self.store.progress, self.job_id, self.attempt, value, total, self._label(node), bar)
             if f.error is not None:
                 raise f.error
             if f.done or frame is None:
@@ -329,11 +329,6 @@ class _Driver:
             if not self.cancel.is_set():
                 f.error = JobFault(f"the job was interrupted on instance {self.instance.id}", retryable=False)
         return True
-
-    def _drives_progress(self, node_id: Any) -> bool:
-        """Sampler nodes drive the overall progress; in a graph without one, any node does."""
-        samplers = [k for k, n in self.graph.items() if "Sampler" in str(n.get("class_type", ""))]
-        return not samplers or str(node_id) in samplers
 
     def _label(self, node_id: Any) -> str | None:
         node = self.graph.get(str(node_id)) if node_id is not None else None

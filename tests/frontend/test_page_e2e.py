@@ -104,7 +104,7 @@ def finished_job(browser: Any, server: Any, output_dir: Path, tmp_path_factory: 
         " && document.querySelector('video') !== null",
         timeout=PROGRESS_TIMEOUT_MS,
     )
-    assert bar.get_attribute("aria-valuetext") == "Step 2 of 2"
+    assert bar.get_attribute("aria-valuetext") == "Done"
     progress = page.evaluate("window.__progress")
     page.get_by_role("link", name="Download MP4").wait_for()
 

@@ -179,8 +179,8 @@ describe("job page", () => {
     renderApp("/jobs/job-1");
     const bar = await screen.findByRole("progressbar", { name: "Progress" });
     expect(bar).toHaveAttribute("aria-valuenow", "25");
-    expect(bar).toHaveAttribute("aria-valuetext", "Step 5 of 20");
-    expect(screen.getByText("Step 5 of 20 · Stage: WanI2VSampler")).toHaveAttribute("aria-live", "polite");
+    expect(bar).toHaveAttribute("aria-valuetext", "Stage: WanI2VSampler · step 5 of 20");
+    expect(screen.getByText("Stage: WanI2VSampler · step 5 of 20")).toHaveAttribute("aria-live", "polite");
     expect(screen.getByText(/^Elapsed: /)).toBeInTheDocument();
     // 30 s for a quarter: about 90 s left.
     expect(screen.getByText(/About 1m 3\ds left|About 1m 2\ds left/)).toBeInTheDocument();

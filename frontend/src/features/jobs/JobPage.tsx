@@ -26,8 +26,10 @@ function JobProgress({ job }: { job: Job }) {
   const { elapsed, remaining } = jobTiming(job, now);
   const steps = job.steps ?? null;
   const step = job.step ?? null;
+  // The steps are the running stage's own (encode chunks, sampler steps, decode chunks): they follow its name.
   const stepText = steps ? t("job.step", { step: step ?? 0, steps }) : undefined;
   const stage = job.node ? t("job.stage", { stage: job.node }) : t("job.preparing");
+  const stageText = [stage, stepText].filter(Boolean).join(" · ");
   return (
     <div className="job-progress">
       {job.state === "queued" && (
@@ -38,8 +40,8 @@ function JobProgress({ job }: { job: Job }) {
       <ProgressBar
         value={job.state === "queued" ? 0 : job.progress}
         label={t("job.progress")}
-        valueText={stepText}
-        detail={job.state === "running" ? [stepText, stage].filter(Boolean).join(" · ") : undefined}
+        valueText={job.state === "running" ? stageText : undefined}
+        detail={job.state === "running" ? stageText : undefined}
       />
       <p className="timing">
         <span>{t("job.elapsed", { time: formatDuration(elapsed) })}</span>
@@ -166,7 +168,7 @@ export function JobPage() {
           <ProgressBar
             value={1}
             label={t("job.progress")}
-            valueText={data.steps ? t("job.step", { step: data.steps, steps: data.steps }) : undefined}
+            valueText={t("job.finished")}
           />
           {data.cached && <p className="notice">{t("job.cached")}</p>}
           {total !== null && <p className="timing">{t("job.took", { time: formatDuration(total) })}</p>}
