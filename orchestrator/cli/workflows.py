@@ -10,6 +10,7 @@ import typer
 
 from orchestrator.workflows import WorkflowError, get_workflow, list_workflows, ui_to_api, update_lock, verify_lock
 from orchestrator.workflows.check import CheckReport, check_prompt, check_workflow
+from orchestrator.workflows.manifest import step_rule
 
 app = typer.Typer(help="List, inspect and validate the versioned workflows.", no_args_is_help=True)
 
@@ -143,7 +144,7 @@ def _allowed(p: Any) -> str:
         return p.bounds_text()
     base, step = int(p.min or 0), int(p.step)
     first = [base + i * step for i in range(3)]
-    rule = f"a multiple of {step}" if base == 0 else f"{base} plus a multiple of {step}"  # the check's own words
+    rule = step_rule(base, step)  # the check's own words
     span = f"{p.min}..{p.max}, " if p.min is not None and p.max is not None else ""
     return f"{span}{rule} ({', '.join(map(str, first))}, ...)"
 

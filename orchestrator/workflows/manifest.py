@@ -30,6 +30,11 @@ _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
+def step_rule(base: int, step: int) -> str:
+    """The values a stepped int takes, in words: "a multiple of 16", or "1 plus a multiple of 4"."""
+    return f"a multiple of {step}" if base % step == 0 else f"{base} plus a multiple of {step}"
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str
@@ -126,7 +131,7 @@ class Parameter:
             below = value - (value - base) % self.step
             nearest = [n for n in (below, below + self.step) if self._within(n)]
             hint = f" (e.g. {' or '.join(str(n) for n in nearest)})" if nearest else ""
-            raise self._fail(value, f"must be {base} plus a multiple of {self.step}{hint}")
+            raise self._fail(value, f"must be {step_rule(base, self.step)}{hint}")
 
     def _within(self, value: float) -> bool:
         return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)

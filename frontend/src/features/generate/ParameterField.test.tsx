@@ -55,4 +55,11 @@ describe("ParameterField", () => {
     render(<Field parameter={p({ name: "steps", type: "int", min: 1, max: 200 })} initial="1" locale="ru" />);
     expect(screen.getByLabelText("Шаги")).toBeInTheDocument();
   });
+
+  it("says a stepped value's rule as the server does", () => {
+    render(<Field parameter={p({ name: "width", type: "int", min: 16, max: 2048, step: 16 })} initial="500" />);
+    expect(screen.getByText("must be a multiple of 16")).toBeInTheDocument();
+    render(<Field parameter={p({ name: "num_frames", type: "int", min: 1, max: 1001, step: 4 })} initial="80" />);
+    expect(screen.getByText("must be 1 plus a multiple of 4")).toBeInTheDocument();
+  });
 });

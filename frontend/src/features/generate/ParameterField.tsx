@@ -10,7 +10,10 @@ export function problemText(problem: FieldProblem, { t, formatNumber }: I18n): s
     case "max":
       return t("field.max", { max: formatNumber(problem.max) });
     case "step":
-      return t("field.step", { min: formatNumber(problem.min), step: formatNumber(problem.step) });
+      // As the server says it: a plain multiple when the lowest value is one itself (16, 32, ...).
+      return problem.min % problem.step === 0
+        ? t("field.multiple", { step: formatNumber(problem.step) })
+        : t("field.step", { min: formatNumber(problem.min), step: formatNumber(problem.step) });
     default:
       return t(`field.${problem.kind}`);
   }

@@ -70,6 +70,7 @@ export const en = {
   "field.min": "must be at least {min}",
   "field.max": "must be at most {max}",
   "field.step": "must be {min} plus a multiple of {step}",
+  "field.multiple": "must be a multiple of {step}",
   "field.yes": "on",
   "field.no": "off",
 

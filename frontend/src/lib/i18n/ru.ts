@@ -72,6 +72,7 @@ export const ru: Record<MessageKey, Message> = {
   "field.min": "должно быть не меньше {min}",
   "field.max": "должно быть не больше {max}",
   "field.step": "должно быть {min} плюс кратное {step}",
+  "field.multiple": "должно быть кратно {step}",
   "field.yes": "вкл.",
   "field.no": "выкл.",
 
