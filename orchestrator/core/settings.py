@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     MAX_UPLOAD_BYTES: int = 20_000_000
     MAX_UPLOAD_PIXELS: int = 40_000_000
     MIN_IMAGE_SIDE: int = 16
+    # The largest video a job may ask for, in latent tokens ((frames-1)/4+1 x height/16 x width/16): attention
+    # grows with their square. 151,200 is 720p at 165 frames (the workflows' defaults: 32,760 at 480p and
+    # 75,600 at 720p, 81 frames). 0: no limit.
+    MAX_VIDEO_TOKENS: int = 151_200
     JOB_TIMEOUT_S: float = 3600.0
     PROGRESS_SILENCE_S: float = 600.0
     RETRY_LIMIT: int = 3

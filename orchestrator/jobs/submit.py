@@ -13,6 +13,7 @@ from typing import Any
 
 from comfy_nodes.models.demo_files import FILES as DEMO_FILES
 from comfy_nodes.models.demo_files import is_complete as demo_complete
+from comfy_nodes.pipeline.defaults import RESOLUTION_AREAS, VAE_STRIDE_T
 from orchestrator.core.errors import InvalidParameter, UnknownWorkflow
 from orchestrator.deploy.sources import installed_alternative
 from orchestrator.workflows import (
@@ -28,6 +29,7 @@ from orchestrator.workflows.manifest import RANDOM_SEED
 
 DEFAULT_WORKFLOW = "i2v_480p"
 SERVER_SIDE = {"filename_prefix"}
+TOKEN_PIXELS = 16 * 16  # one latent token: a 2x2 patch of the VAE's 8x8 pixels
 BASIC = {"prompt", "negative_prompt", "seed", "num_frames", "resolution"}
 
 
@@ -108,6 +110,39 @@ def resolve(workflow: Workflow, fields: dict[str, str], models_dir: Path) -> tup
         if p.type == "image":
             resolved.pop(p.name, None)
     return resolved, not random_seed
+
+
+def _tokens_per_latent_frame(parameters: dict[str, Any]) -> int | None:
+    resolution = parameters.get("resolution")
+    if resolution == "custom":
+        width, height = parameters.get("width"), parameters.get("height")
+        if not (isinstance(width, int) and isinstance(height, int)):
+            return None
+        return width * height // TOKEN_PIXELS
+    if resolution in RESOLUTION_AREAS:
+        return RESOLUTION_AREAS[resolution] // TOKEN_PIXELS  # the image's aspect ratio within this area
+    return None
+
+
+def video_tokens(parameters: dict[str, Any]) -> int | None:
+    """The latent tokens of a job's video (the transformer's sequence), or None when its size is not known here."""
+    frames, per_frame = parameters.get("num_frames"), _tokens_per_latent_frame(parameters)
+    if not isinstance(frames, int) or per_frame is None:
+        return None
+    return ((frames - 1) // VAE_STRIDE_T + 1) * per_frame
+
+
+def check_video_size(parameters: dict[str, Any], limit: int) -> None:
+    """A job beyond the server's MAX_VIDEO_TOKENS is refused before anything is stored or queued."""
+    tokens = video_tokens(parameters)
+    if not limit or tokens is None or tokens <= limit:
+        return
+    per_frame = _tokens_per_latent_frame(parameters) or 1
+    most = (limit // per_frame - 1) * VAE_STRIDE_T + 1
+    hint = f"at most {most} frames at this size, or a smaller size" if most >= 1 else "a smaller size"
+    raise InvalidParameter(
+        f"This video would be {tokens:,} latent tokens ({parameters['num_frames']} frames); this server takes at most "
+        f"{limit:,} (MAX_VIDEO_TOKENS). Ask for {hint}.", "num_frames")
 
 
 def cache_key(workflow: Workflow, image_sha256: str, parameters: dict[str, Any]) -> str:

@@ -93,6 +93,7 @@ async def generate(
     wf = submit.find_workflow(workflow)
     _reject_unknown(wf, fields)
     parameters, fixed_seed = submit.resolve(wf, fields, Path(s.WAN_MODELS_DIR))
+    submit.check_video_size(parameters, s.MAX_VIDEO_TOKENS)
     data = await _read_limited(image, s.MAX_UPLOAD_BYTES)
     stored = await asyncio.to_thread(store_image, data, Path(s.UPLOADS_DIR), s.MAX_UPLOAD_BYTES,
                                      s.MAX_UPLOAD_PIXELS, s.MIN_IMAGE_SIDE)

@@ -230,3 +230,18 @@ def test_with_the_workflow_files_the_defaults_are_the_workflows(api, tokens) -> 
         flow = next(w for w in c.get("/api/workflows").json() if w["ref"] == "i2v_720p@3")
     defaults = {p["name"]: p["default"] for p in flow["parameters"]}
     assert flow["demo_model"] is False and defaults["resolution"] == "720p" and defaults["num_frames"] == 81
+
+
+def test_a_video_beyond_the_servers_size_limit_is_refused_and_nothing_is_stored(api, tokens) -> None:
+    before = _stored(api)
+    huge = _submit(api, tokens["alice"], fields={"workflow": "i2v_720p@3", "prompt": "x", "num_frames": "1001"})
+    body = huge.json()["error"]
+    assert huge.status_code == 422 and body["field"] == "num_frames"
+    assert body["message"] == ("This video would be 903,600 latent tokens (1001 frames); this server takes at most "
+                               "151,200 (MAX_VIDEO_TOKENS). Ask for at most 165 frames at this size, or a smaller size.")
+    assert _stored(api) == before
+    at_limit = _submit(api, tokens["alice"], fields={"workflow": "i2v_720p@3", "prompt": "x", "num_frames": "165"})
+    assert at_limit.status_code == 202, at_limit.text
+    custom = _submit(api, tokens["alice"], fields={**SMALL, "resolution": "custom", "width": "2048", "height": "2048",
+                                                    "num_frames": "81"})  # fmt: skip
+    assert custom.status_code == 422 and "at most 33 frames at this size" in custom.json()["error"]["message"]
