@@ -175,7 +175,8 @@ def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: py
             if line.startswith("Ready."):
                 break
         assert any(f"http://127.0.0.1:{base + 1}" in line for line in lines), lines
-        assert requests.get(f"http://127.0.0.1:{base}/system_stats", timeout=5).status_code == 200
+        stats = requests.get(f"http://127.0.0.1:{base}/system_stats", timeout=5).json()
+        assert str(base) in stats["system"]["argv"], stats  # our gpu0, not another server on that port
         process.send_signal(signal.SIGINT)
         rest, _ = process.communicate(timeout=30)
     finally:
@@ -183,7 +184,9 @@ def test_cli_launch_prints_urls_and_stops_on_ctrl_c(checkout: Path, fake_env: py
             process.kill()
     assert process.returncode == 0 and "Stopped." in rest
     for label in ("gpu0", "gpu1"):
-        assert (checkout / "runs" / label / "output" / "stopped.txt").read_text() == "SIGINT"
+        stopped, log = checkout / "runs" / label / "output" / "stopped.txt", checkout / "runs" / label / "comfyui.log"
+        assert stopped.is_file(), f"{label} was not stopped by Ctrl-C: {rest}\n{log.read_text() if log.is_file() else ''}"
+        assert stopped.read_text() == "SIGINT"
 
 
 def test_cli_launch_reports_a_dying_instance(checkout: Path, fake_env: pytest.MonkeyPatch) -> None:
