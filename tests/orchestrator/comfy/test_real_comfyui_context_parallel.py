@@ -8,7 +8,6 @@ COMFYUI_PYTHON); skipped without it.
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import time
