@@ -28,7 +28,8 @@ GLOO_ENV = "WAN_I2V_CP_GLOO"
 # Transformers already split, by the process group generation they were split over (forget_split).
 _enabled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _generation = 0
-# Set by a server whose ranks follow rank 0 (orchestrator/comfy/server/ranks.py): called with "pass"
+# Set where rank 0 leads the other ranks (rank_lead.py: the embedded server's ranks, ComfyUI's helper
+# ranks): called with "pass"
 # before every transformer pass of a split run, so that all ranks agree to run it (or all stop); with
 # "sampled" when a split sampling run has ended well, so that its result exists on all or none; and
 # with "inputs" and a split sampler's inputs, which rank 0 sends and the followers get. It returns
@@ -38,7 +39,7 @@ _failed_inside_pass = False
 
 
 def set_agreement(agree: Callable[[str, Any], Any] | None) -> None:
-    """Install (or remove, with None) what every rank of a split server calls at each of those points."""
+    """Install (or remove, with None) what every rank of a led split run calls at each of those points."""
     global _agree
     _agree = agree
 
