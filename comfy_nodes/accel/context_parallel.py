@@ -29,11 +29,10 @@ GLOO_ENV = "WAN_I2V_CP_GLOO"
 _enabled: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _generation = 0
 # Set where rank 0 leads the other ranks (rank_lead.py: the embedded server's ranks, ComfyUI's helper
-# ranks): called with "pass"
-# before every transformer pass of a split run, so that all ranks agree to run it (or all stop); with
-# "sampled" when a split sampling run has ended well, so that its result exists on all or none; and
-# with "inputs" and a split sampler's inputs, which rank 0 sends and the followers get. It returns
-# the payload as rank 0 sent it.
+# ranks). Called with "pass" before every transformer pass of a split run, so that all ranks agree to
+# run it (or all stop); with "sampled" when a split sampling run has ended well, so that its result
+# exists on all or none; and with "inputs" and a split sampler's inputs, which rank 0 sends and the
+# followers get. It returns the payload as rank 0 sent it.
 _agree: Callable[[str, Any], Any] | None = None
 _failed_inside_pass = False
 
