@@ -531,16 +531,16 @@ def _is_literal(value: Any) -> bool:
 
 
 def follow_plan(plan: RunPlan) -> None:
-    """A rank after the first of a run split over GPUs: the plan's samplers and what they need.
-    Their passes are the split work; rank 0 decodes and writes the video."""
+    """A rank after the first of a run split over GPUs: the plan's samplers and their models. Their
+    passes are the split work; rank 0 encodes, sends the embeddings, and decodes and writes the video."""
     from comfy_nodes import NODE_CLASS_MAPPINGS
 
     from .executor import Executor
     from .executor.followers import followers_part
 
-    # No rank 0 sends them inputs here: they encode the text and the image themselves.
+    # Rank 0 sends the embeddings (cli/ranks.py leads the run): they load no encoder.
     with _run_folders(plan) as validated:
-        Executor(NODE_CLASS_MAPPINGS).execute(followers_part(validated, NODE_CLASS_MAPPINGS, inputs_sent=False), "cli-run")
+        Executor(NODE_CLASS_MAPPINGS).execute(followers_part(validated, NODE_CLASS_MAPPINGS, inputs_sent=True), "cli-run")
 
 
 @contextlib.contextmanager

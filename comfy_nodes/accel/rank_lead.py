@@ -73,6 +73,15 @@ def control_group() -> Any:
     return dist.new_group(backend="gloo", timeout=IDLE_TIMEOUT)
 
 
+def leave(group: Any) -> None:
+    """Every rank, last: all out of the control group's last exchange before any tears the process group
+    down. A rank still receiving rank 0's last word when rank 0 (which holds the group's store) exits
+    can abort in gloo's threads ("terminate called without an active exception")."""
+    import torch.distributed as dist
+
+    dist.barrier(group=group)
+
+
 class Lead:
     """Rank 0's side."""
 

@@ -2,10 +2,11 @@
 
 The command starts N copies of itself with the usual torch.distributed variables (RANK,
 WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT) and WAN_I2V_CP_ULYSSES=N. Every rank runs
-the same workflow on the same inputs; the sampler splits each transformer pass over the
-ranks (comfy_nodes/accel/context_parallel.py, docs/multi-gpu.md). Rank 0 reports and writes
-the video; the others stay quiet. When one rank fails the others are stopped, since they
-would wait for it forever in the next exchange.
+the workflow's sampler; it splits each transformer pass over the ranks
+(comfy_nodes/accel/context_parallel.py, docs/multi-gpu.md). Rank 0 encodes, sends the others the
+embeddings, leads every pass (comfy_nodes/accel/rank_lead.py), reports, and decodes and writes the
+video; the others only load the model and sample, quietly. When one rank fails the others are
+stopped, since they would wait for it forever in the next exchange.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from comfy_nodes.accel.context_parallel import CP_ENV, GLOO_ENV  # imports no torch
 
@@ -157,6 +158,44 @@ def _wait(processes: list[subprocess.Popen]) -> int | None:
         if all(code == 0 for code in codes):
             return None
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def leading() -> Iterator[None]:
+    """Rank 0's run: it leads the others through the sampler and tells them when the run ended, however it ended."""
+    from comfy_nodes.accel import context_parallel, rank_lead
+
+    lead = rank_lead.Lead(rank_lead.control_group())
+    context_parallel.set_agreement(lead.agree)
+    try:
+        yield
+    finally:
+        context_parallel.set_agreement(None)
+        lead.end(context_parallel.failed_inside_pass())
+        rank_lead.leave(lead.group)
+
+
+def following(part: Callable[[], None]) -> NoReturn:
+    """A rank after the first: `part` (the sampler and its model) as rank 0 leads it, then rank 0's end;
+    then this process exits.
+
+    A failure of the run is rank 0's to report; one of this rank's own that leaves it out of step
+    raises RankOutOfStep (the launcher then stops every rank)."""
+    from comfy_nodes.accel import rank_lead
+
+    follow = rank_lead.Follow(rank_lead.control_group())
+    follow.start()
+    try:
+        part()
+    except Exception as exc:
+        print(f"rank {rank()}: the run ended here with: {exc}", file=sys.stderr)
+    follow.finish("run")
+    rank_lead.leave(follow.group)
+    # Gone without tearing the groups down: their teardown racing rank 0's exit (rank 0 holds the
+    # store) can abort in gloo's threads. Rank 0 tears its side down alone, as after any follower's exit.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 @contextlib.contextmanager

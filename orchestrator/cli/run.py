@@ -178,9 +178,9 @@ def run(
             progress.note(plan.describe())
             with ranks.process_group() if as_rank else contextlib.nullcontext():
                 if as_rank and ranks.rank() > 0:  # rank 0 reports and writes the video; the others sample quietly
-                    follow_plan(plan)
-                    return
-                summary = execute_plan(plan, progress)
+                    ranks.following(lambda: follow_plan(plan))  # exits
+                with ranks.leading() if as_rank else contextlib.nullcontext():
+                    summary = execute_plan(plan, progress)
     if ranks_exit is not None:
         raise typer.Exit(ranks_exit)
     progress.done()

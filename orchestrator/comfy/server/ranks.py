@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from comfy_nodes import host
-from comfy_nodes.accel.rank_lead import Follow, Lead, RankOutOfStep, control_group
+from comfy_nodes.accel.rank_lead import Follow, Lead, RankOutOfStep, control_group, leave
 from orchestrator.executor import ExecutionFailed, ExecutionInterrupted, Executor, ValidatedPrompt
 from orchestrator.executor.followers import followers_part
 
@@ -44,6 +44,7 @@ class Leader(Lead):
 
     def stop(self) -> None:
         self.send("stop")
+        leave(self.group)
 
 
 class Follower(Follow):
@@ -63,6 +64,7 @@ class Follower(Follow):
             while True:
                 message = self.receive()
                 if message[0] == "stop":
+                    leave(self.group)
                     return
                 if message[0] == "free":
                     self.executor = Executor(self.node_classes)
