@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from orchestrator.executor.graph import upstream
+
 BEFORE = 0.05  # the encodes before the sampler: 0 % to 5 %
 AFTER = 0.95  # the sampler's steps: 5 % to 95 %; decode and save: 95 % to 99 %
 LAST = 0.99
@@ -18,19 +20,6 @@ LAST = 0.99
 
 def samplers(graph: Mapping[str, Any]) -> set[str]:
     return {k for k, n in graph.items() if "Sampler" in str(n.get("class_type", ""))}
-
-
-def _needed_by(graph: Mapping[str, Any], roots: set[str]) -> set[str]:
-    """Every node the `roots` depend on (not the roots themselves)."""
-    seen: set[str] = set()
-    stack = [str(v[0]) for r in roots for v in graph[r].get("inputs", {}).values() if _is_link(v)]
-    while stack:
-        node = stack.pop()
-        if node in seen or node not in graph:
-            continue
-        seen.add(node)
-        stack += [str(v[0]) for v in graph[node].get("inputs", {}).values() if _is_link(v)]
-    return seen
 
 
 def overall(graph: Mapping[str, Any], node_id: Any, value: int, total: int) -> float:
@@ -42,10 +31,7 @@ def overall(graph: Mapping[str, Any], node_id: Any, value: int, total: int) -> f
         return min(share, LAST)
     if node in found:
         return BEFORE + (AFTER - BEFORE) * share
-    if node in _needed_by(graph, found):
+    if node in upstream(graph, found) - found:  # the encodes the samplers need
         return BEFORE * share
     return AFTER + (LAST - AFTER) * share
 
-
-def _is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[1], int)

@@ -66,18 +66,20 @@ def model_files(workflow: Workflow, models_dir: Path) -> dict[str, str]:
     return chosen
 
 
-def demo_stands_in(workflow: Workflow, models_dir: Path) -> bool:
-    """Whether the demo model runs this workflow here (its own transformer file is absent)."""
-    return model_files(workflow, models_dir).get(_transformer(workflow)) == DEMO_FILES["diffusion_models"]
+def demo_stands_in(workflow: Workflow, models_dir: Path, chosen: dict[str, str] | None = None) -> bool:
+    """Whether the demo model runs this workflow here (its own transformer file is absent); `chosen`:
+    model_files' answer, when the caller already has it."""
+    chosen = model_files(workflow, models_dir) if chosen is None else chosen
+    return chosen.get(_transformer(workflow)) == DEMO_FILES["diffusion_models"]
 
 
-def defaults(workflow: Workflow, models_dir: Path) -> dict[str, Any]:
-    """The defaults this server uses for the client's parameters it was not given: the workflow's own,
-    or the demo's small clip when the demo model stands in (the workflow's size takes minutes on it)."""
+def defaults(workflow: Workflow, models_dir: Path) -> tuple[dict[str, Any], bool]:
+    """The defaults this server uses for the client's parameters it was not given, and whether the demo
+    model stands in: the workflow's own, or the demo's small clip (the workflow's size takes minutes on it)."""
     own = {p.name: p.default for p in client_parameters(workflow)}
     if not demo_stands_in(workflow, models_dir):
-        return own
-    return {**own, **{k: v for k, v in demo_size(workflow).items() if k in own}}
+        return own, False
+    return {**own, **{k: v for k, v in demo_size(workflow).items() if k in own}}, True
 
 
 def _transformer(workflow: Workflow) -> str | None:
@@ -99,8 +101,9 @@ def resolve(workflow: Workflow, fields: dict[str, str], models_dir: Path) -> tup
             by_name[name].convert(value)
         except WorkflowParameterError as exc:
             raise InvalidParameter(str(exc), name) from exc
-    demo = demo_size(workflow) if demo_stands_in(workflow, models_dir) else {}
-    values = {**model_files(workflow, models_dir), **{k: v for k, v in demo.items() if k in allowed}, **fields}
+    chosen = model_files(workflow, models_dir)
+    demo = demo_size(workflow) if demo_stands_in(workflow, models_dir, chosen) else {}
+    values = {**chosen, **{k: v for k, v in demo.items() if k in allowed}, **fields}
     random_seed = str(fields.get("seed", "")).strip() == str(RANDOM_SEED)
     try:
         resolved = resolve_parameters(workflow, values)

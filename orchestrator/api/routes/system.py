@@ -45,11 +45,11 @@ def workflows(_: User = Depends(current_user), svc: Services = Depends(services)
     out = []
     for wf in found:
         params = submit.client_parameters(wf)
-        defaults = submit.defaults(wf, models)  # what a job that omits a parameter gets here
+        defaults, demo = submit.defaults(wf, models)  # what a job that omits a parameter gets here
         fps = defaults.get("fps")
         out.append(schemas.Workflow(
             name=wf.name, version=wf.version, ref=wf.ref, title=wf.manifest.title, description=wf.manifest.description,
-            fps=fps, latest=wf.version == newest[wf.name], demo_model=submit.demo_stands_in(wf, models),
+            fps=fps, latest=wf.version == newest[wf.name], demo_model=demo,
             parameters=[schemas.WorkflowParameter(
                 name=p.name, type=p.type, default=defaults[p.name], min=p.min, max=p.max, step=p.step,  # type: ignore[arg-type]
                 choices=list(p.choices) if p.choices is not None else None, description=p.description,
